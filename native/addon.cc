@@ -1,0 +1,450 @@
+// node-addon-api bindings only: argument checks, conversion, and AsyncWorkers. All numerical work
+// is in ops/, graph/ and linalg/. Every C++ exception becomes a JS Error; nothing here aborts.
+#include <napi.h>
+
+#include <cmath>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "graph/executor.h"
+#include "graph/plan.h"
+
+#ifndef TEGNAS_VERSION
+#define TEGNAS_VERSION "0.0.0"
+#endif
+
+#ifdef TEGNAS_WITH_CUDA
+extern "C" int tegnas_cuda_device_count(const char** error);
+#endif
+
+namespace tegnas {
+namespace {
+
+[[noreturn]] void type_error(const std::string& m) { throw EngineError(m); }
+
+bool is_int(const Napi::Value& v) {
+  if (!v.IsNumber()) return false;
+  const double d = v.As<Napi::Number>().DoubleValue();
+  return std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 2147483647.0;
+}
+
+int get_int(const Napi::Object& o, const char* key, const std::string& where, bool required, int dflt) {
+  if (!o.Has(key) || o.Get(key).IsUndefined()) {
+    if (required) type_error(where + ": missing integer field '" + key + "'");
+    return dflt;
+  }
+  Napi::Value v = o.Get(key);
+  if (!is_int(v)) type_error(where + ": field '" + key + "' must be an integer");
+  return v.As<Napi::Number>().Int32Value();
+}
+
+// A field that is either an integer or a pair [h, w].
+void get_pair(const Napi::Object& o, const char* key, const std::string& where, int dflt, int& a, int& b) {
+  if (!o.Has(key) || o.Get(key).IsUndefined()) { a = b = dflt; return; }
+  Napi::Value v = o.Get(key);
+  if (is_int(v)) { a = b = v.As<Napi::Number>().Int32Value(); return; }
+  if (v.IsArray()) {
+    Napi::Array arr = v.As<Napi::Array>();
+    if (arr.Length() == 2 && is_int(arr.Get(0u)) && is_int(arr.Get(1u))) {
+      a = arr.Get(0u).As<Napi::Number>().Int32Value();
+      b = arr.Get(1u).As<Napi::Number>().Int32Value();
+      return;
+    }
+  }
+  type_error(where + ": field '" + key + "' must be an integer or a pair of integers");
+}
+
+std::vector<int> get_int_list(const Napi::Value& v, const std::string& what) {
+  std::vector<int> out;
+  if (v.IsTypedArray()) {
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    if (ta.TypedArrayType() != napi_int32_array) type_error(what + " must be an Int32Array or an array of integers");
+    Napi::Int32Array a = v.As<Napi::Int32Array>();
+    out.assign(a.Data(), a.Data() + a.ElementLength());
+    return out;
+  }
+  if (!v.IsArray()) type_error(what + " must be an array of integers");
+  Napi::Array arr = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value e = arr.Get(i);
+    if (!is_int(e)) type_error(what + "[" + std::to_string(i) + "] must be an integer");
+    out.push_back(e.As<Napi::Number>().Int32Value());
+  }
+  return out;
+}
+
+Plan plan_from_js(const Napi::Value& value) {
+  if (!value.IsObject()) type_error("invalid plan: expected an object");
+  Napi::Object o = value.As<Napi::Object>();
+  Plan p;
+  if (!o.Has("version") || !is_int(o.Get("version")) || o.Get("version").As<Napi::Number>().Int32Value() != 1)
+    type_error("invalid plan: expected version 1");
+  std::vector<int> in = get_int_list(o.Get("input"), "plan.input");
+  if (in.size() != 3) type_error("invalid plan: input must be [channels, height, width]");
+  p.in_c = in[0]; p.in_h = in[1]; p.in_w = in[2];
+  Napi::Value params = o.Get("params");
+  if (!params.IsArray()) type_error("invalid plan: params must be an array");
+  Napi::Array pa = params.As<Napi::Array>();
+  for (uint32_t i = 0; i < pa.Length(); ++i) {
+    const std::string where = "invalid plan: params[" + std::to_string(i) + "]";
+    if (!pa.Get(i).IsObject()) type_error(where + " must be an object");
+    Napi::Object po = pa.Get(i).As<Napi::Object>();
+    ParamInfo pi;
+    if (!po.Get("name").IsString()) type_error(where + ".name must be a string");
+    pi.name = po.Get("name").As<Napi::String>().Utf8Value();
+    pi.shape = get_int_list(po.Get("shape"), where + ".shape");
+    p.params.push_back(std::move(pi));
+  }
+  Napi::Value nodes = o.Get("nodes");
+  if (!nodes.IsArray()) type_error("invalid plan: nodes must be an array");
+  Napi::Array na = nodes.As<Napi::Array>();
+  for (uint32_t i = 0; i < na.Length(); ++i) {
+    const std::string where = "invalid plan: nodes[" + std::to_string(i) + "]";
+    if (!na.Get(i).IsObject()) type_error(where + " must be an object");
+    Napi::Object no = na.Get(i).As<Napi::Object>();
+    Node nd;
+    if (!no.Get("op").IsString()) type_error(where + ".op must be a string");
+    const std::string op = no.Get("op").As<Napi::String>().Utf8Value();
+    if (!op_from_name(op, nd.op)) type_error(where + ": unknown op '" + op + "'");
+    if (nd.op == Op::Add || nd.op == Op::Concat) nd.inputs = get_int_list(no.Get("inputs"), where + ".inputs");
+    else if (nd.op != Op::Input) nd.inputs = {get_int(no, "input", where, true, 0)};
+    switch (nd.op) {
+      case Op::Conv2d:
+        nd.weight = get_int(no, "weight", where, true, -1);
+        nd.bias = get_int(no, "bias", where, false, -1);
+        get_pair(no, "stride", where, 1, nd.sh, nd.sw);
+        get_pair(no, "padding", where, 0, nd.ph, nd.pw);
+        get_pair(no, "dilation", where, 1, nd.dh, nd.dw);
+        nd.groups = get_int(no, "groups", where, false, 1);
+        break;
+      case Op::BatchNorm:
+        nd.weight = get_int(no, "weight", where, true, -1);
+        nd.bias = get_int(no, "bias", where, true, -1);
+        if (no.Has("eps") && !no.Get("eps").IsUndefined()) {
+          if (!no.Get("eps").IsNumber()) type_error(where + ".eps must be a number");
+          nd.eps = no.Get("eps").As<Napi::Number>().DoubleValue();
+        }
+        break;
+      case Op::AvgPool:
+      case Op::MaxPool:
+        nd.kh = nd.kw = get_int(no, "kernel", where, true, 0);
+        nd.sh = nd.sw = get_int(no, "stride", where, true, 0);
+        nd.ph = nd.pw = get_int(no, "padding", where, true, 0);
+        break;
+      case Op::Linear:
+        nd.weight = get_int(no, "weight", where, true, -1);
+        nd.bias = get_int(no, "bias", where, false, -1);
+        break;
+      case Op::Zero:
+        nd.channels = get_int(no, "channels", where, true, 0);
+        nd.stride = get_int(no, "stride", where, true, 0);
+        break;
+      default: break;
+    }
+    p.nodes.push_back(std::move(nd));
+  }
+  if (!is_int(o.Get("output"))) type_error("invalid plan: output must be a node index");
+  p.output = o.Get("output").As<Napi::Number>().Int32Value();
+  validate_plan(p);
+  return p;
+}
+
+// A copy of a float32 or float64 typed array, checked for length and finiteness.
+template <typename T>
+std::vector<T> copy_checked(const Napi::TypedArray& ta, size_t expect, const std::string& what) {
+  const T* d = reinterpret_cast<const T*>(static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  if (ta.ElementLength() != expect) {
+    std::ostringstream o;
+    o << what << " has " << ta.ElementLength() << " values, expected " << expect;
+    throw EngineError(o.str());
+  }
+  std::vector<T> v(d, d + expect);
+  for (size_t i = 0; i < expect; ++i)
+    if (!std::isfinite(v[i])) {
+      std::ostringstream o;
+      o << what << " has a non-finite value (" << v[i] << ") at index " << i;
+      throw EngineError(o.str());
+    }
+  return v;
+}
+
+bool float64_of(const Napi::Value& params, const Napi::Value& x) {
+  if (!params.IsTypedArray() || !x.IsTypedArray()) throw EngineError("params and input must be Float32Array or Float64Array");
+  const napi_typedarray_type tp = params.As<Napi::TypedArray>().TypedArrayType();
+  const napi_typedarray_type tx = x.As<Napi::TypedArray>().TypedArrayType();
+  if ((tp != napi_float32_array && tp != napi_float64_array) || tp != tx)
+    throw EngineError("params and input must both be Float32Array or both Float64Array");
+  return tp == napi_float64_array;
+}
+
+int checked_batch(const Napi::Value& v) {
+  if (!is_int(v) || v.As<Napi::Number>().Int32Value() < 1) throw EngineError("batch must be a positive integer");
+  return v.As<Napi::Number>().Int32Value();
+}
+
+int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+template <typename T>
+Napi::Value make_array(Napi::Env env, const std::vector<T>& v) {
+  if constexpr (std::is_same<T, float>::value) {
+    Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
+    std::copy(v.begin(), v.end(), a.Data());
+    return a;
+  } else {
+    Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
+    std::copy(v.begin(), v.end(), a.Data());
+    return a;
+  }
+}
+
+struct PerSampleJob {
+  std::shared_ptr<const Plan> plan;
+  int N = 0, threads = 1;
+  std::vector<int> req;
+  size_t P = 0, K = 0;
+  bool f64 = false;
+  std::vector<float> p32, x32, logits32, G32;
+  std::vector<double> p64, x64, logits64, G64;
+
+  void prepare(const Napi::CallbackInfo& info, const std::shared_ptr<const Plan>& pl) {
+    plan = pl;
+    f64 = float64_of(info[0], info[1]);
+    N = checked_batch(info[2]);
+    req = get_int_list(info[3], "requested parameters");
+    threads = info.Length() > 4 && !info[4].IsUndefined() ? checked_batch(info[4]) : default_threads();
+    for (int r : req) {
+      if (r < 0 || r >= static_cast<int>(plan->params.size())) throw EngineError("requested parameter index out of range");
+      P += plan->params[r].numel;
+    }
+    K = static_cast<size_t>(plan->nodes[plan->output].c) * plan->nodes[plan->output].h * plan->nodes[plan->output].w;
+    const size_t xin = static_cast<size_t>(N) * plan->in_c * plan->in_h * plan->in_w;
+    if (f64) {
+      p64 = copy_checked<double>(info[0].As<Napi::TypedArray>(), plan->total_params, "params");
+      x64 = copy_checked<double>(info[1].As<Napi::TypedArray>(), xin, "input");
+    } else {
+      p32 = copy_checked<float>(info[0].As<Napi::TypedArray>(), plan->total_params, "params");
+      x32 = copy_checked<float>(info[1].As<Napi::TypedArray>(), xin, "input");
+    }
+  }
+  void run() {
+    if (f64) {
+      logits64.assign(static_cast<size_t>(N) * K, 0);
+      G64.assign(static_cast<size_t>(N) * P, 0);
+      per_sample_gradients(*plan, p64.data(), x64.data(), N, req, threads, logits64.data(), G64.data());
+    } else {
+      logits32.assign(static_cast<size_t>(N) * K, 0);
+      G32.assign(static_cast<size_t>(N) * P, 0);
+      per_sample_gradients(*plan, p32.data(), x32.data(), N, req, threads, logits32.data(), G32.data());
+    }
+  }
+  Napi::Object result(Napi::Env env) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("logits", f64 ? make_array(env, logits64) : make_array(env, logits32));
+    o.Set("grads", f64 ? make_array(env, G64) : make_array(env, G32));
+    o.Set("rows", Napi::Number::New(env, N));
+    o.Set("cols", Napi::Number::New(env, static_cast<double>(P)));
+    return o;
+  }
+};
+
+class PerSampleWorker : public Napi::AsyncWorker {
+ public:
+  PerSampleWorker(Napi::Env env, std::unique_ptr<PerSampleJob> job)
+      : Napi::AsyncWorker(env), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      job_->run();
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(job_->result(Env())); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::unique_ptr<PerSampleJob> job_;
+  Napi::Promise::Deferred deferred_;
+};
+
+class Network : public Napi::ObjectWrap<Network> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Network",
+                       {InstanceMethod("info", &Network::Info), InstanceMethod("forward", &Network::Forward),
+                        InstanceMethod("backward", &Network::Backward),
+                        InstanceMethod("perSampleGradients", &Network::PerSample),
+                        InstanceMethod("perSampleGradientsAsync", &Network::PerSampleAsync)});
+  }
+
+  explicit Network(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Network>(info) {
+    guard(info, [&]() -> Napi::Value {
+      if (info.Length() < 1) throw EngineError("Network(plan): a plan is required");
+      plan_ = std::make_shared<const Plan>(plan_from_js(info[0]));
+      return info.Env().Undefined();
+    });
+  }
+
+ private:
+  std::shared_ptr<const Plan> plan_;
+
+  template <typename F>
+  static Napi::Value guard(const Napi::CallbackInfo& info, F&& f) {
+    try {
+      return f();
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      throw Napi::Error::New(info.Env(), "out of memory in the native engine");
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), e.what());
+    }
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("totalParams", Napi::Number::New(env, static_cast<double>(plan_->total_params)));
+      Napi::Array shapes = Napi::Array::New(env, plan_->nodes.size());
+      for (size_t i = 0; i < plan_->nodes.size(); ++i) {
+        const Node& nd = plan_->nodes[i];
+        Napi::Array s = Napi::Array::New(env, 3);
+        s.Set(0u, nd.c); s.Set(1u, nd.h); s.Set(2u, nd.w);
+        shapes.Set(static_cast<uint32_t>(i), s);
+      }
+      o.Set("nodeShapes", shapes);
+      Napi::Array used = Napi::Array::New(env);
+      std::vector<bool> seen(plan_->params.size(), false);
+      for (const Node& nd : plan_->nodes) {
+        if (nd.weight >= 0) seen[nd.weight] = true;
+        if (nd.bias >= 0) seen[nd.bias] = true;
+      }
+      uint32_t k = 0;
+      for (size_t i = 0; i < seen.size(); ++i)
+        if (seen[i]) used.Set(k++, Napi::Number::New(env, static_cast<double>(i)));
+      o.Set("usedParams", used);
+      return o;
+    });
+  }
+
+  // forward(params, x, batch) -> output (batch x output sample), same precision as the inputs.
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (info.Length() < 3) throw EngineError("forward(params, input, batch): three arguments are required");
+      const bool f64 = float64_of(info[0], info[1]);
+      const int N = checked_batch(info[2]);
+      const size_t xin = static_cast<size_t>(N) * plan_->in_c * plan_->in_h * plan_->in_w;
+      auto run = [&](auto tag) -> Napi::Value {
+        using T = decltype(tag);
+        std::vector<T> p = copy_checked<T>(info[0].As<Napi::TypedArray>(), plan_->total_params, "params");
+        std::vector<T> x = copy_checked<T>(info[1].As<Napi::TypedArray>(), xin, "input");
+        Activations<T> acts;
+        run_forward(*plan_, p.data(), x.data(), N, acts);
+        return make_array(info.Env(), acts.act[plan_->output].v);
+      };
+      return f64 ? run(double()) : run(float());
+    });
+  }
+
+  // backward(params, x, batch, seeds, reqParams, wantInputGrad) -> { output, grads (S x P), inputGrad? }
+  Napi::Value Backward(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (info.Length() < 5) throw EngineError("backward(params, input, batch, seeds, params): five arguments are required");
+      const bool f64 = float64_of(info[0], info[1]);
+      const int N = checked_batch(info[2]);
+      std::vector<int> req = get_int_list(info[4], "requested parameters");
+      const bool want_input = info.Length() > 5 && info[5].ToBoolean().Value();
+      const Node& out = plan_->nodes[plan_->output];
+      const size_t per_seed = static_cast<size_t>(N) * out.c * out.h * out.w;
+      const size_t xin = static_cast<size_t>(N) * plan_->in_c * plan_->in_h * plan_->in_w;
+      if (!info[3].IsTypedArray()) throw EngineError("seeds must be a typed array of the same precision as params");
+      const size_t seed_len = info[3].As<Napi::TypedArray>().ElementLength();
+      if (seed_len == 0 || seed_len % per_seed != 0) {
+        std::ostringstream o;
+        o << "seeds has " << seed_len << " values, expected a positive multiple of " << per_seed << " (batch x output size)";
+        throw EngineError(o.str());
+      }
+      if (info[3].As<Napi::TypedArray>().TypedArrayType() != info[0].As<Napi::TypedArray>().TypedArrayType())
+        throw EngineError("seeds must have the same precision as params");
+      const int S = static_cast<int>(seed_len / per_seed);
+      size_t P = 0;
+      for (int r : req) {
+        if (r < 0 || r >= static_cast<int>(plan_->params.size())) throw EngineError("requested parameter index out of range");
+        P += plan_->params[r].numel;
+      }
+      auto run = [&](auto tag) -> Napi::Value {
+        using T = decltype(tag);
+        std::vector<T> p = copy_checked<T>(info[0].As<Napi::TypedArray>(), plan_->total_params, "params");
+        std::vector<T> x = copy_checked<T>(info[1].As<Napi::TypedArray>(), xin, "input");
+        std::vector<T> seeds = copy_checked<T>(info[3].As<Napi::TypedArray>(), seed_len, "seeds");
+        Activations<T> acts;
+        run_forward(*plan_, p.data(), x.data(), N, acts);
+        std::vector<T> grads(static_cast<size_t>(S) * P), dinput(want_input ? static_cast<size_t>(S) * xin : 0);
+        run_backward(*plan_, p.data(), acts, seeds.data(), S, req, grads.data(), want_input ? dinput.data() : nullptr);
+        Napi::Object o = Napi::Object::New(info.Env());
+        o.Set("output", make_array(info.Env(), acts.act[plan_->output].v));
+        o.Set("grads", make_array(info.Env(), grads));
+        if (want_input) o.Set("inputGrad", make_array(info.Env(), dinput));
+        return o;
+      };
+      return f64 ? run(double()) : run(float());
+    });
+  }
+
+  // perSampleGradients(params, x, batch, reqParams, threads?) -> { logits, grads (batch x P), rows, cols }
+  Napi::Value PerSample(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (info.Length() < 4) throw EngineError("perSampleGradients(params, input, batch, params): four arguments are required");
+      PerSampleJob job;
+      job.prepare(info, plan_);
+      job.run();
+      return job.result(info.Env());
+    });
+  }
+
+  Napi::Value PerSampleAsync(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (info.Length() < 4) throw EngineError("perSampleGradientsAsync(params, input, batch, params): four arguments are required");
+      auto job = std::make_unique<PerSampleJob>();
+      job->prepare(info, plan_);
+      auto* worker = new PerSampleWorker(info.Env(), std::move(job));
+      Napi::Promise p = worker->promise();
+      worker->Queue();
+      return p;
+    });
+  }
+};
+
+Napi::Object BackendInfo(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("cpu", Napi::Boolean::New(env, true));
+#ifdef TEGNAS_WITH_CUDA
+  o.Set("cudaBuilt", Napi::Boolean::New(env, true));
+  const char* err = nullptr;
+  const int devices = tegnas_cuda_device_count(&err);
+  o.Set("cudaDevices", Napi::Number::New(env, devices));
+  const std::string why = devices > 0 ? "a CUDA device is present, but the GPU engine is not implemented yet; using the CPU"
+                                      : std::string("no usable CUDA device: ") + (err ? err : "device count is 0");
+  o.Set("cudaReason", Napi::String::New(env, why));
+#else
+  o.Set("cudaBuilt", Napi::Boolean::New(env, false));
+  o.Set("cudaReason", Napi::String::New(env, "built without CUDA (TEGNAS_CUDA=OFF or nvcc not found)"));
+#endif
+  o.Set("threads", Napi::Number::New(env, default_threads()));
+  return o;
+}
+
+Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  exports.Set("Network", Network::Init(env));
+  exports.Set("version", Napi::String::New(env, TEGNAS_VERSION));
+  exports.Set("backendInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return BackendInfo(info.Env()); }));
+  return exports;
+}
+
+}  // namespace
+}  // namespace tegnas
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return tegnas::InitModule(env, exports); }
+NODE_API_MODULE(tegnas_addon, InitAddon)

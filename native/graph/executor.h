@@ -1,0 +1,35 @@
+// Runs a validated plan forward (keeping what the backward pass needs) and backward for S seeds at
+// once. Per-sample gradients are the special case where seed s is "sum of the logits of sample s".
+#pragma once
+#include <vector>
+
+#include "plan.h"
+
+namespace tegnas {
+
+template <typename T>
+struct Activations {
+  int N = 0;
+  std::vector<Tensor<T>> act;            // output of every node
+  std::vector<BnCache<T>> bn;            // batchnorm nodes only
+  std::vector<std::vector<int32_t>> argmax;  // maxpool nodes only
+};
+
+// params: every parameter of the plan, concatenated in plan order (plan.total_params values).
+template <typename T>
+void run_forward(const Plan& plan, const T* params, const T* x, int N, Activations<T>& out);
+
+// seeds: S x (N x output sample) gradients of the output, seed-major.
+// grads: S x P, P = sum of numel of req_params, columns in req_params order (may be null when empty).
+// dinput: S x N x input sample, or null when the input gradient is not wanted.
+template <typename T>
+void run_backward(const Plan& plan, const T* params, const Activations<T>& acts, const T* seeds, int S,
+                  const std::vector<int>& req_params, T* grads, T* dinput);
+
+// Row i of G (N x P) = d(sum_k logits[i, k]) / d(requested params), the batch run once in training
+// mode so BatchNorm couples the samples. Seeds are processed in chunks spread over `threads` threads.
+template <typename T>
+void per_sample_gradients(const Plan& plan, const T* params, const T* x, int N, const std::vector<int>& req_params,
+                          int threads, T* logits, T* G);
+
+}  // namespace tegnas

@@ -1,0 +1,78 @@
+// Ops that only move or combine values: add, channel concat, zero and the one-pixel shift.
+#include <algorithm>
+
+#include "ops.h"
+
+namespace tegnas {
+
+template <typename T>
+void add_forward(const std::vector<const Tensor<T>*>& xs, Tensor<T>& y) {
+  const Tensor<T>& a = *xs[0];
+  y.reset(a.n, a.c, a.h, a.w);
+  for (const Tensor<T>* x : xs)
+    for (size_t i = 0; i < y.numel(); ++i) y.v[i] += x->v[i];
+}
+
+template <typename T>
+void concat_forward(const std::vector<const Tensor<T>*>& xs, Tensor<T>& y) {
+  int C = 0;
+  for (const Tensor<T>* x : xs) C += x->c;
+  const Tensor<T>& a = *xs[0];
+  y.reset(a.n, C, a.h, a.w);
+  for (int n = 0; n < a.n; ++n) {
+    T* dst = y.data() + n * y.sample();
+    for (const Tensor<T>* x : xs) {
+      const T* src = x->data() + n * x->sample();
+      dst = std::copy(src, src + x->sample(), dst);
+    }
+  }
+}
+
+template <typename T>
+void concat_backward_slice(const Tensor<T>& dy, int c0, Tensor<T>& dx) {
+  const size_t plane = dx.plane(), per = dx.sample();
+  for (int n = 0; n < dx.n; ++n) {  // dx.n = S * N, same as dy.n
+    const T* src = dy.data() + n * dy.sample() + c0 * plane;
+    T* dst = dx.data() + n * per;
+    for (size_t i = 0; i < per; ++i) dst[i] += src[i];
+  }
+}
+
+template <typename T>
+void zero_forward(const Tensor<T>& x, int channels, int stride, Tensor<T>& y) {
+  y.reset(x.n, channels, (x.h + stride - 1) / stride, (x.w + stride - 1) / stride);
+}
+
+template <typename T>
+void shift_forward(const Tensor<T>& x, Tensor<T>& y) {
+  y.reset(x.n, x.c, x.h, x.w);
+  for (int p = 0; p < x.n * x.c; ++p) {
+    const T* xp = x.data() + p * x.plane();
+    T* yp = y.data() + p * y.plane();
+    for (int i = 0; i + 1 < x.h; ++i)
+      for (int j = 0; j + 1 < x.w; ++j) yp[i * x.w + j] = xp[(i + 1) * x.w + j + 1];
+  }
+}
+
+template <typename T>
+void shift_backward(const Tensor<T>& dy, Tensor<T>& dx) {
+  for (int p = 0; p < dy.n * dy.c; ++p) {
+    const T* gp = dy.data() + p * dy.plane();
+    T* dp = dx.data() + p * dx.plane();
+    for (int i = 0; i + 1 < dy.h; ++i)
+      for (int j = 0; j + 1 < dy.w; ++j) dp[(i + 1) * dy.w + j + 1] += gp[i * dy.w + j];
+  }
+}
+
+#define TEGNAS_STRUCT(T)                                                                \
+  template void add_forward<T>(const std::vector<const Tensor<T>*>&, Tensor<T>&);      \
+  template void concat_forward<T>(const std::vector<const Tensor<T>*>&, Tensor<T>&);   \
+  template void concat_backward_slice<T>(const Tensor<T>&, int, Tensor<T>&);           \
+  template void zero_forward<T>(const Tensor<T>&, int, int, Tensor<T>&);               \
+  template void shift_forward<T>(const Tensor<T>&, Tensor<T>&);                        \
+  template void shift_backward<T>(const Tensor<T>&, Tensor<T>&);
+TEGNAS_STRUCT(float)
+TEGNAS_STRUCT(double)
+#undef TEGNAS_STRUCT
+
+}  // namespace tegnas

@@ -1,0 +1,127 @@
+/**
+ * The DARTS search space: operations, genotypes and the DARTS `Genotype(...)` text.
+ * A cell has 4 intermediate nodes; node k (state k + 2) sums two (op, input state) pairs, input
+ * states 0..k+1. A genotype lists 8 pairs per cell, 2 per node, in node order.
+ */
+import { TegnasError } from '../errors.js';
+
+export const DARTS_OPS = [
+  'none',
+  'skip_connect',
+  'sep_conv_3x3',
+  'sep_conv_5x5',
+  'dil_conv_3x3',
+  'dil_conv_5x5',
+  'avg_pool_3x3',
+  'max_pool_3x3',
+] as const;
+export type DartsOp = (typeof DARTS_OPS)[number];
+
+export type DartsPair = [DartsOp, number];
+
+export interface Genotype {
+  normal: DartsPair[];
+  normalConcat: number[];
+  reduce: DartsPair[];
+  reduceConcat: number[];
+}
+
+export const DARTS_STEPS = 4;
+
+export function isDartsOp(s: string): s is DartsOp {
+  return (DARTS_OPS as readonly string[]).includes(s);
+}
+
+/** Throws TegnasError('E_ARCH') naming the first problem of a genotype. */
+export function validateGenotype(g: Genotype): Genotype {
+  const bad = (why: string) => new TegnasError('E_ARCH', `invalid DARTS genotype: ${why}`);
+  if (!g || typeof g !== 'object') throw bad('expected an object with normal, normalConcat, reduce, reduceConcat');
+  for (const cell of ['normal', 'reduce'] as const) {
+    const pairs = g[cell];
+    if (!Array.isArray(pairs) || pairs.length !== 2 * DARTS_STEPS)
+      throw bad(`${cell} must list ${2 * DARTS_STEPS} (op, input) pairs, got ${Array.isArray(pairs) ? pairs.length : typeof pairs}`);
+    pairs.forEach((p, i) => {
+      if (!Array.isArray(p) || p.length !== 2) throw bad(`${cell}[${i}] must be an (op, input) pair`);
+      const [op, input] = p;
+      const node = Math.floor(i / 2);
+      if (typeof op !== 'string' || !isDartsOp(op)) throw bad(`${cell}[${i}]: unknown op ${JSON.stringify(op)}; expected one of ${DARTS_OPS.join(', ')}`);
+      if (!Number.isInteger(input) || input < 0 || input > node + 1)
+        throw bad(`${cell}[${i}]: node ${node} may read states 0..${node + 1}, got ${JSON.stringify(input)}`);
+    });
+    for (let k = 0; k < DARTS_STEPS; k++)
+      if (pairs[2 * k][1] === pairs[2 * k + 1][1]) throw bad(`${cell} node ${k} reads state ${pairs[2 * k][1]} twice; its two inputs must differ`);
+    const concat = g[cell === 'normal' ? 'normalConcat' : 'reduceConcat'];
+    if (!Array.isArray(concat) || concat.join(',') !== '2,3,4,5')
+      throw bad(`${cell}_concat must be [2, 3, 4, 5], got ${JSON.stringify(concat)}`);
+  }
+  return g;
+}
+
+/** Parses the DARTS text `Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat=...)`. */
+export function parseGenotype(text: string): Genotype {
+  const bad = (why: string) => new TegnasError('E_ARCH', `invalid DARTS genotype text: ${why}; expected Genotype(normal=[('op', input), ...], normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat=[2, 3, 4, 5])`);
+  if (typeof text !== 'string') throw bad('not a string');
+  const m = /^\s*Genotype\s*\((.*)\)\s*$/s.exec(text);
+  if (!m) throw bad('missing Genotype( ... )');
+  const fields = new Map<string, string>();
+  const re = /\s*(normal_concat|reduce_concat|normal|reduce)\s*=\s*(\[[^\]]*(?:\][^\]]*)*?\]|range\(\s*\d+\s*,\s*\d+\s*\))\s*(,|$)/gy;
+  let body = m[1];
+  let pos = 0;
+  while (pos < body.length) {
+    re.lastIndex = pos;
+    const f = re.exec(body);
+    if (!f) throw bad(`cannot read the text at ${JSON.stringify(body.slice(pos, pos + 30))}`);
+    if (fields.has(f[1])) throw bad(`field ${f[1]} appears twice`);
+    fields.set(f[1], f[2]);
+    pos = re.lastIndex;
+    if (body.slice(pos).trim() === '') break;
+  }
+  body = '';
+  const pairsOf = (name: string): DartsPair[] => {
+    const s = fields.get(name);
+    if (s === undefined) throw bad(`missing ${name}=`);
+    const inner = s.trim().slice(1, -1);
+    const out: DartsPair[] = [];
+    const pr = /\s*\(\s*'([^']*)'\s*,\s*(\d+)\s*\)\s*(,|$)/y;
+    let p = 0;
+    while (p < inner.length && inner.slice(p).trim() !== '') {
+      pr.lastIndex = p;
+      const x = pr.exec(inner);
+      if (!x) throw bad(`${name}: cannot read a ('op', input) pair at ${JSON.stringify(inner.slice(p, p + 30))}`);
+      out.push([x[1] as DartsOp, Number(x[2])]);
+      p = pr.lastIndex;
+    }
+    return out;
+  };
+  const concatOf = (name: string): number[] => {
+    const s = fields.get(name);
+    if (s === undefined) return [2, 3, 4, 5];
+    const r = /^range\(\s*(\d+)\s*,\s*(\d+)\s*\)$/.exec(s.trim());
+    if (r) return Array.from({ length: Math.max(0, Number(r[2]) - Number(r[1])) }, (_, i) => Number(r[1]) + i);
+    const inner = s.trim().slice(1, -1).trim();
+    if (inner === '') return [];
+    return inner.split(',').map((v) => {
+      if (!/^\s*\d+\s*$/.test(v)) throw bad(`${name}: ${JSON.stringify(v.trim())} is not an integer`);
+      return Number(v);
+    });
+  };
+  return validateGenotype({
+    normal: pairsOf('normal'),
+    normalConcat: concatOf('normal_concat'),
+    reduce: pairsOf('reduce'),
+    reduceConcat: concatOf('reduce_concat'),
+  });
+}
+
+export function formatGenotype(g: Genotype): string {
+  validateGenotype(g);
+  const pairs = (ps: DartsPair[]) => `[${ps.map(([o, i]) => `('${o}', ${i})`).join(', ')}]`;
+  return `Genotype(normal=${pairs(g.normal)}, normal_concat=[${g.normalConcat.join(', ')}], reduce=${pairs(g.reduce)}, reduce_concat=[${g.reduceConcat.join(', ')}])`;
+}
+
+/** Edge key of the reference cell: `${node}<-${input state}`. */
+export function dartsEdgeKeys(): string[] {
+  const keys: string[] = [];
+  for (let i = 0; i < DARTS_STEPS; i++) for (let j = 0; j < i + 2; j++) keys.push(`${i}<-${j}`);
+  return keys;
+}
