@@ -7,6 +7,7 @@
  * - `E_INPUT`: an invalid argument or option;
  * - `E_PLAN`: an invalid network plan;
  * - `E_ARCH`: an invalid architecture;
+ * - `E_DATA`: a dataset file is missing, truncated or corrupt;
  * - `E_NATIVE`: the native engine failed or is missing.
  */
 export class TegnasError extends Error {

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/** The `tegnas` command line: one file per command; usage errors exit with code 2. */
+import { TegnasError } from '../errors.js';
+import { backendInfo, nativeVersion } from '../native.js';
+import { UsageError } from './args.js';
+import { NTK_HELP, ntkCommand } from './ntk.js';
+
+const HELP = `tegnas: training-free neural architecture search (TE-NAS / TEG-NAS) in a native engine
+
+usage: tegnas <command> [options]
+
+commands:
+  ntk        per-sample gradients and NTK of a NAS-Bench-201 architecture on the shipped images
+  backend    what the native addon was built with and which backend it uses
+  version    print versions
+
+${NTK_HELP}
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return cmd === undefined ? 2 : 0;
+    case 'version':
+    case '--version':
+      process.stdout.write(`tegnas ${nativeVersion()}\n`);
+      return 0;
+    case 'backend':
+      process.stdout.write(`${JSON.stringify(backendInfo(), null, 2)}\n`);
+      return 0;
+    case 'ntk':
+      await ntkCommand(rest);
+      return 0;
+    default:
+      throw new UsageError(`unknown command '${cmd}'; run tegnas --help`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    const err = e as Error & { code?: string };
+    const usage = e instanceof UsageError || e instanceof TegnasError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
+      err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL';
+    process.stderr.write(`tegnas: ${err.message}\n`);
+    process.exitCode = usage ? 2 : 1;
+  },
+);

@@ -1,0 +1,22 @@
+/** Public API of tegnas (re-exports only). */
+export { TegnasError } from './errors.js';
+export { backendInfo, nativeVersion, NativeNet } from './native.js';
+export type { BackendInfo, FloatArray, PlanInfo, PerSampleResult, BackwardResult } from './native.js';
+export { Network } from './network.js';
+export type { GradColumn, ParamGroup, PerSampleGradients, WeightsOptions } from './network.js';
+export type { NetworkPlan, PlanNode, PlanOp, ParamSpec, ParamKind } from './plan/types.js';
+export { buildTinyNetwork, nb201EdgeSets } from './plan/tiny-network.js';
+export type { TinyNetworkOptions, Nb201Selection } from './plan/tiny-network.js';
+export { buildDartsNetwork, dartsEdgeSets } from './plan/darts-network.js';
+export type { DartsNetworkOptions, DartsSelection, DartsSupernetSelection } from './plan/darts-network.js';
+export { NB201_OPS, NB201_EDGES, parseNb201, formatNb201 } from './spaces/nb201.js';
+export type { ArchString, Nb201Arch, Nb201Op } from './spaces/nb201.js';
+export { DARTS_OPS, parseGenotype, formatGenotype, validateGenotype } from './spaces/darts.js';
+export type { DartsOp, DartsPair, Genotype } from './spaces/darts.js';
+export { INIT_NAMES, initParams } from './weights/init.js';
+export type { InitName } from './weights/init.js';
+export { Rng } from './weights/rng.js';
+export { parseSafetensors, serializeSafetensors, readSafetensors, writeSafetensors } from './weights/safetensors.js';
+export type { StoredTensor } from './weights/safetensors.js';
+export { parseCifar10, readCifar10, normalise, CIFAR10_MEAN, CIFAR10_STD } from './data/cifar.js';
+export type { ImageSet } from './data/cifar.js';
