@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ const small = () => Network.nb201(ARCH, { C: 3, N: 1, classes: 5, inputSize: [8,
 const input = (n: number, net: Network) => Float32Array.from(randn(mulberry32(3), n * net.inputSize));
 const tmp = () => mkdtempSync(join(tmpdir(), 'tegnas-'));
 
-function isTegnas(t: { true: (v: boolean, m?: string) => void }, e: unknown, code: string, pattern: RegExp) {
+function isTegnas(t: ExecutionContext, e: unknown, code: string, pattern: RegExp) {
   t.true(e instanceof TegnasError, `expected TegnasError, got ${String(e)}`);
   const err = e as TegnasError;
   t.is(err.code, code);
@@ -115,7 +115,7 @@ test('bad inputs are clear errors, never crashes', (t) => {
   p[3] = Number.NaN;
   isTegnas(t, t.throws(() => net.native.forward(p, x, 2)), 'E_NATIVE', /params has a non-finite value \(nan\) at index 3/);
   isTegnas(t, t.throws(() => net.native.forward(net.params, x, 3)), 'E_NATIVE', /input has 384 values, expected 576/);
-  isTegnas(t, t.throws(() => net.native.forward(net.params, new Float64Array(384), 2)), 'E_NATIVE', /must both be Float32Array or both Float64Array/);
+  isTegnas(t, t.throws(() => net.native.forward(net.params as Float32Array | Float64Array, new Float64Array(384), 2)), 'E_NATIVE', /must both be Float32Array or both Float64Array/);
   isTegnas(t, t.throws(() => net.native.perSampleGradients(net.params, x, 2, [99999])), 'E_NATIVE', /out of range/);
 });
 

@@ -49,9 +49,9 @@ function checkSpec(spec: ParamSpec, index: number): void {
     throw new TegnasError('E_SHAPE', `${where}: invalid shape ${JSON.stringify(shape)}; dims must be positive integers`);
   const numel = shape.reduce((a, b) => a * b, 1);
   if (!Number.isSafeInteger(numel) || numel > 2 ** 31) throw new TegnasError('E_SHAPE', `${where}: shape ${JSON.stringify(shape)} is too large`);
-  const rank = spec.kind === 'conv-weight' ? 'at least 3' : spec.kind === 'linear-weight' ? '2' : '1';
+  const rank = spec.kind === 'conv-weight' ? 'at least 3 dims' : spec.kind === 'linear-weight' ? '2 dims' : '1 dim';
   const ok = spec.kind === 'conv-weight' ? shape.length >= 3 : spec.kind === 'linear-weight' ? shape.length === 2 : shape.length === 1;
-  if (!ok) throw new TegnasError('E_SHAPE', `${where}: a ${spec.kind} needs ${rank} dims, got shape [${shape.join(', ')}]`);
+  if (!ok) throw new TegnasError('E_SHAPE', `${where}: a ${spec.kind} needs ${rank}, got shape [${shape.join(', ')}]`);
 }
 
 /**
