@@ -317,7 +317,11 @@ class Network : public Napi::ObjectWrap<Network> {
       o.Set("nodeShapes", shapes);
       Napi::Array used = Napi::Array::New(env);
       std::vector<bool> seen(plan_->params.size(), false);
-      for (const Node& nd : plan_->nodes) {
+      // A parameter counts as used only when its node reaches the output, as PyTorch leaves the
+      // gradient of a module whose output nobody reads at None.
+      for (size_t i = 0; i < plan_->nodes.size(); ++i) {
+        const Node& nd = plan_->nodes[i];
+        if (!plan_->live[i]) continue;
         if (nd.weight >= 0) seen[nd.weight] = true;
         if (nd.bias >= 0) seen[nd.bias] = true;
       }

@@ -152,3 +152,12 @@ test('invalid plans are rejected by the engine with the node and the problem nam
   }
   t.notThrows(() => new NativeNet(base()));
 });
+
+test('a DARTS supernet whose state 0 feeds no edge leaves preprocess0 out of the gradient columns', (t) => {
+  const edges = { '0<-1': ['sep_conv_3x3' as const], '1<-2': ['skip_connect' as const], '2<-3': ['max_pool_3x3' as const], '3<-4': ['avg_pool_3x3' as const] };
+  const net = Network.darts({ normal: edges, reduce: { ...edges, '0<-0': ['max_pool_3x3' as const] } }, { C: 1, N: 1, classes: 10, depth: 2 });
+  const names = net.columns(net.groupIndices('weights')).map((c) => c.name);
+  t.false(names.some((n) => n.startsWith('cells.0.preprocess0.')), 'PyTorch leaves its gradient None');
+  t.true(names.includes('cells.0.preprocess1.op.1.weight'));
+  t.true(names.includes('cells.1.preprocess0.op.1.weight'));
+});

@@ -17,7 +17,6 @@ const CASES = [
   'nb201-c3n1-k10--pool-mixed',
   'nb201-c3n1-k10--best-known',
   'nb201-c3n1-k10--mixed',
-  'nb201-c3n1-k100--best-known',
   'nb201-c3n1-k100--mixed',
   'nb201-c3n1-k10--supernet',
   'darts-c1n1d2-k10--every-op',

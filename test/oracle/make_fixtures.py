@@ -71,7 +71,6 @@ CASES = [
     ("nb201-c3n1-k10", "pool-mixed", "single", A_POOL, 64),
     ("nb201-c3n1-k10", "best-known", "single", A_BEST, 64),
     ("nb201-c3n1-k10", "mixed", "single", A_MIXED, 64),
-    ("nb201-c3n1-k100", "best-known", "single", A_BEST, 64),
     ("nb201-c3n1-k100", "mixed", "single", A_MIXED, 64),
     ("nb201-c3n1-k10", "supernet", "supernet", None, 16),
     ("darts-c1n1d2-k10", "every-op", "single", G_EVERY_OP, 64),
