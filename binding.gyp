@@ -12,18 +12,42 @@
         "native/ops/linear.cc",
         "native/ops/structural.cc",
         "native/graph/plan.cc",
-        "native/graph/executor.cc"
+        "native/graph/executor.cc",
+        "native/linalg/eigen.cc",
+        "native/linalg/solve.cc",
+        "native/metrics/patterns.cc",
+        "native/metrics/indicators.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "TEGNAS_VERSION=\"<!(node -p \"require('./package.json').version\")\""],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"],
-      "cflags_cc!": ["-fno-exceptions"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "TEGNAS_VERSION=\"<!(node -p \"require('./package.json').version\")\""
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-O3",
+        "-fexceptions"
+      ],
+      "cflags_cc!": [
+        "-fno-exceptions"
+      ],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
         "MACOSX_DEPLOYMENT_TARGET": "10.15"
       },
-      "msvs_settings": {"VCCLCompilerTool": {"ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17"]}}
+      "msvs_settings": {
+        "VCCLCompilerTool": {
+          "ExceptionHandling": 1,
+          "AdditionalOptions": [
+            "/std:c++17"
+          ]
+        }
+      }
     }
   ]
 }

@@ -14,4 +14,8 @@ set(TEGNAS_CPU_SOURCES
   native/ops/structural.cc
   native/graph/plan.cc
   native/graph/executor.cc
+  native/linalg/eigen.cc
+  native/linalg/solve.cc
+  native/metrics/patterns.cc
+  native/metrics/indicators.cc
 )

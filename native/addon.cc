@@ -9,6 +9,8 @@
 
 #include "graph/executor.h"
 #include "graph/plan.h"
+#include "metrics/indicators.h"
+#include "metrics/patterns.h"
 
 #ifndef TEGNAS_VERSION
 #define TEGNAS_VERSION "0.0.0"
@@ -198,6 +200,95 @@ Napi::Value make_array(Napi::Env env, const std::vector<T>& v) {
   }
 }
 
+
+std::vector<int> labels_of(const Napi::Value& v, size_t expect, const std::string& what) {
+  std::vector<int> out = get_int_list(v, what);
+  if (out.size() != expect) {
+    std::ostringstream o;
+    o << what << " has " << out.size() << " labels, expected " << expect;
+    throw EngineError(o.str());
+  }
+  return out;
+}
+
+Napi::Object ntk_result(Napi::Env env, const NtkResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("cond", r.cond_bad ? env.Null() : Napi::Number::New(env, r.cond));
+  o.Set("condBad", Napi::Boolean::New(env, r.cond_bad));
+  o.Set("condReason", Napi::String::New(env, r.cond_reason));
+  o.Set("lambdaMin", Napi::Number::New(env, r.lambda_min));
+  o.Set("lambdaMax", Napi::Number::New(env, r.lambda_max));
+  if (r.mse_computed) {
+    o.Set("mse", r.mse_bad ? env.Null() : Napi::Number::New(env, r.mse));
+    o.Set("mseBad", Napi::Boolean::New(env, r.mse_bad));
+    o.Set("mseReason", Napi::String::New(env, r.mse_reason));
+  }
+  return o;
+}
+
+// Owns copies of everything an NTK evaluation reads, so it can run off the JS thread.
+struct NtkJob {
+  std::shared_ptr<const Plan> plan;
+  std::vector<float> params, x, vx;
+  std::vector<int> y, vy, weights, cells;
+  int B = 0, Bv = 0, classes = 0, threads = 1;
+  NtkResult result;
+
+  // (params, x, batch, y, vx|null, vbatch, vy, classes, weights, cells, threads?)
+  void prepare(const Napi::CallbackInfo& info, const std::shared_ptr<const Plan>& pl) {
+    plan = pl;
+    if (info.Length() < 10) throw EngineError("ntkIndicators(params, x, batch, y, vx, vbatch, vy, classes, weights, cells, threads?): ten arguments are required");
+    if (float64_of(info[0], info[1])) throw EngineError("indicators run in float32: pass Float32Array params and input");
+    B = checked_batch(info[2]);
+    const size_t per = static_cast<size_t>(plan->in_c) * plan->in_h * plan->in_w;
+    params = copy_checked<float>(info[0].As<Napi::TypedArray>(), plan->total_params, "params");
+    x = copy_checked<float>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(B) * per, "input");
+    weights = get_int_list(info[8], "NTK parameters");
+    cells = get_int_list(info[9], "cell parameters");
+    for (int r : weights) if (r < 0 || r >= static_cast<int>(plan->params.size())) throw EngineError("NTK parameter index out of range");
+    for (int r : cells) if (r < 0 || r >= static_cast<int>(plan->params.size())) throw EngineError("cell parameter index out of range");
+    threads = info.Length() > 10 && !info[10].IsUndefined() ? checked_batch(info[10]) : default_threads();
+    if (!info[4].IsNull() && !info[4].IsUndefined()) {
+      if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        throw EngineError("validation input must be a Float32Array");
+      Bv = checked_batch(info[5]);
+      vx = copy_checked<float>(info[4].As<Napi::TypedArray>(), static_cast<size_t>(Bv) * per, "validation input");
+      classes = checked_batch(info[7]);
+      y = labels_of(info[3], B, "training labels");
+      vy = labels_of(info[6], Bv, "validation labels");
+    }
+  }
+  void run() {
+    NtkInputs in;
+    in.x = x.data(); in.B = B; in.y = y.empty() ? nullptr : y.data();
+    in.vx = vx.empty() ? nullptr : vx.data(); in.Bv = Bv; in.vy = vy.empty() ? nullptr : vy.data(); in.classes = classes;
+    result = ntk_indicators(*plan, params.data(), in, weights, cells, threads);
+  }
+  Napi::Object value(Napi::Env env) { return ntk_result(env, result); }
+};
+
+// A job with prepare(info, plan) / run() / value(env) run by an AsyncWorker that resolves a promise.
+template <typename Job>
+class JobWorker : public Napi::AsyncWorker {
+ public:
+  JobWorker(Napi::Env env, std::unique_ptr<Job> job)
+      : Napi::AsyncWorker(env), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      job_->run();
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(job_->value(Env())); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::unique_ptr<Job> job_;
+  Napi::Promise::Deferred deferred_;
+};
+
 struct PerSampleJob {
   std::shared_ptr<const Plan> plan;
   int N = 0, threads = 1;
@@ -275,7 +366,11 @@ class Network : public Napi::ObjectWrap<Network> {
                        {InstanceMethod("info", &Network::Info), InstanceMethod("forward", &Network::Forward),
                         InstanceMethod("backward", &Network::Backward),
                         InstanceMethod("perSampleGradients", &Network::PerSample),
-                        InstanceMethod("perSampleGradientsAsync", &Network::PerSampleAsync)});
+                        InstanceMethod("perSampleGradientsAsync", &Network::PerSampleAsync),
+                        InstanceMethod("ntkIndicators", &Network::Ntk),
+                        InstanceMethod("ntkIndicatorsAsync", &Network::NtkAsync),
+                        InstanceMethod("linearRegions", &Network::Regions),
+                        InstanceMethod("naswot", &Network::Naswot)});
   }
 
   explicit Network(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Network>(info) {
@@ -419,6 +514,62 @@ class Network : public Napi::ObjectWrap<Network> {
       return p;
     });
   }
+
+  Napi::Value Ntk(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      NtkJob job;
+      job.prepare(info, plan_);
+      job.run();
+      return job.value(info.Env());
+    });
+  }
+
+  Napi::Value NtkAsync(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      auto job = std::make_unique<NtkJob>();
+      job->prepare(info, plan_);
+      auto* worker = new JobWorker<NtkJob>(info.Env(), std::move(job));
+      Napi::Promise p = worker->promise();
+      worker->Queue();
+      return p;
+    });
+  }
+
+  // linearRegions(params, x, batch, batches) -> { regions, bits, inputs }
+  Napi::Value Regions(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (info.Length() < 4) throw EngineError("linearRegions(params, x, batch, batches): four arguments are required");
+      if (float64_of(info[0], info[1])) throw EngineError("indicators run in float32: pass Float32Array params and input");
+      const int batch = checked_batch(info[2]), batches = checked_batch(info[3]);
+      const size_t per = static_cast<size_t>(plan_->in_c) * plan_->in_h * plan_->in_w;
+      std::vector<float> p = copy_checked<float>(info[0].As<Napi::TypedArray>(), plan_->total_params, "params");
+      std::vector<float> x = copy_checked<float>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(batch) * batches * per, "input");
+      RegionResult r = linear_regions(*plan_, p.data(), x.data(), batch, batches);
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("regions", Napi::Number::New(info.Env(), static_cast<double>(r.regions)));
+      o.Set("bits", Napi::Number::New(info.Env(), static_cast<double>(r.bits)));
+      o.Set("inputs", Napi::Number::New(info.Env(), r.inputs));
+      return o;
+    });
+  }
+
+  // naswot(params, x, batch) -> { logdet (null when singular), singular, bits }
+  Napi::Value Naswot(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (info.Length() < 3) throw EngineError("naswot(params, x, batch): three arguments are required");
+      if (float64_of(info[0], info[1])) throw EngineError("indicators run in float32: pass Float32Array params and input");
+      const int batch = checked_batch(info[2]);
+      const size_t per = static_cast<size_t>(plan_->in_c) * plan_->in_h * plan_->in_w;
+      std::vector<float> p = copy_checked<float>(info[0].As<Napi::TypedArray>(), plan_->total_params, "params");
+      std::vector<float> x = copy_checked<float>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(batch) * per, "input");
+      NaswotResult r = naswot(*plan_, p.data(), x.data(), batch);
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("logdet", r.singular ? info.Env().Null() : Napi::Number::New(info.Env(), r.logdet));
+      o.Set("singular", Napi::Boolean::New(info.Env(), r.singular));
+      o.Set("bits", Napi::Number::New(info.Env(), static_cast<double>(r.bits)));
+      return o;
+    });
+  }
 };
 
 Napi::Object BackendInfo(Napi::Env env) {
@@ -440,7 +591,37 @@ Napi::Object BackendInfo(Napi::Env env) {
   return o;
 }
 
+// patternStats(bits: Uint8Array of 0/1, count, nbits) -> { distinct, pairwise }: the hashed distinct
+// count and the reference's pairwise formula on the same patterns (for tests and benchmarks).
+Napi::Value PatternStats(const Napi::CallbackInfo& info) {
+  try {
+    if (info.Length() < 3 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw EngineError("patternStats(bits: Uint8Array, count, nbits, pairwise?) expected");
+    const int count = checked_batch(info[1]), nbits = checked_batch(info[2]);
+    Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+    if (a.ElementLength() != static_cast<size_t>(count) * nbits) throw EngineError("bits must hold count x nbits values");
+    const bool pairwise = info.Length() > 3 && info[3].ToBoolean().Value();
+    Patterns p;
+    p.count = count;
+    p.bits = nbits;
+    p.words = (nbits + 63) / 64;
+    p.data.assign(static_cast<size_t>(count) * p.words, 0);
+    for (int i = 0; i < count; ++i)
+      for (int b = 0; b < nbits; ++b)
+        if (a.Data()[static_cast<size_t>(i) * nbits + b]) p.data[static_cast<size_t>(i) * p.words + (b >> 6)] |= uint64_t(1) << (b & 63);
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("distinct", Napi::Number::New(info.Env(), static_cast<double>(count_distinct(p))));
+    if (pairwise) o.Set("pairwise", Napi::Number::New(info.Env(), pairwise_region_formula(p)));
+    return o;
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  exports.Set("patternStats", Napi::Function::New(env, PatternStats));
   exports.Set("Network", Network::Init(env));
   exports.Set("version", Napi::String::New(env, TEGNAS_VERSION));
   exports.Set("backendInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return BackendInfo(info.Env()); }));

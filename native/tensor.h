@@ -31,6 +31,60 @@ struct Tensor {
   void release() { std::vector<T>().swap(v); n = c = h = w = 0; }
 };
 
+// Backward passes run kSeeds seeds at once, with the seed as the innermost (fastest) index of every
+// gradient tensor: [n][c][h][w][seed]. Every backward op then becomes a fixed-width loop over seeds
+// that the compiler turns into vector instructions, whatever the channel count of the network.
+constexpr int kSeeds = 16;
+
+template <typename T>
+struct Grad {
+  int n = 0, c = 0, h = 0, w = 0;
+  std::vector<T> v;
+
+  void reset(int n_, int c_, int h_, int w_) {
+    n = n_; c = c_; h = h_; w = w_;
+    v.assign(static_cast<size_t>(n) * c * h * w * kSeeds, T(0));
+  }
+  size_t elements() const { return static_cast<size_t>(n) * c * h * w; }
+  size_t plane() const { return static_cast<size_t>(h) * w; }
+  size_t sample() const { return static_cast<size_t>(c) * h * w; }
+  // The kSeeds values of element i (an NCHW index).
+  T* at(size_t i) { return v.data() + i * kSeeds; }
+  const T* at(size_t i) const { return v.data() + i * kSeeds; }
+  bool empty() const { return v.empty(); }
+  void release() { std::vector<T>().swap(v); n = c = h = w = 0; }
+};
+
+// The kSeeds values of one element as one vector value (GCC/Clang vector extension): arithmetic on it
+// compiles to one AVX-512 instruction, two AVX2 ones, or four SSE ones. Unaligned loads are allowed.
+#if defined(__GNUC__)
+template <typename T>
+struct SeedVecOf;
+template <>
+struct SeedVecOf<float> {
+  typedef float type __attribute__((vector_size(kSeeds * sizeof(float)), aligned(alignof(float))));
+};
+template <>
+struct SeedVecOf<double> {
+  typedef double type __attribute__((vector_size(kSeeds * sizeof(double)), aligned(alignof(double))));
+};
+template <typename T>
+using SeedVec = typename SeedVecOf<T>::type;
+#define TEGNAS_HAVE_SEEDVEC 1
+#endif
+
+// Multi-versioned kernels: one binary carries AVX-512, AVX2 and baseline code and picks at load time.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(TEGNAS_NO_CLONES)
+#define TEGNAS_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define TEGNAS_SIMD
+#endif
+#if defined(__GNUC__)
+#define TEGNAS_INLINE inline __attribute__((always_inline))
+#else
+#define TEGNAS_INLINE inline
+#endif
+
 // A thrown error that names what was expected and what came; the addon turns it into a JS Error.
 struct EngineError : std::runtime_error {
   explicit EngineError(const std::string& m) : std::runtime_error(m) {}

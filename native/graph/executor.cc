@@ -44,103 +44,132 @@ void run_forward(const Plan& plan, const T* params, const T* x, int N, Activatio
   }
 }
 
-template <typename T>
-void run_backward(const Plan& plan, const T* params, const Activations<T>& acts, const T* seeds, int S,
-                  const std::vector<int>& req_params, T* grads, T* dinput) {
-  const size_t n_nodes = plan.nodes.size();
-  const int N = acts.N;
-  // Column offset of each requested parameter in a row of `grads`.
-  std::vector<long long> col(plan.params.size(), -1);
+namespace {
+// What a backward pass needs besides the activations: where each requested parameter's gradient goes
+// in a row, and which nodes need an output gradient at all.
+struct BackwardSetup {
+  std::vector<long long> col;  // column offset of each parameter in a row, -1 when not requested
   size_t P = 0;
+  std::vector<bool> up;        // the gradient of this node's output is needed
+};
+
+BackwardSetup setup_backward(const Plan& plan, const std::vector<int>& req_params, bool want_input) {
+  BackwardSetup b;
+  b.col.assign(plan.params.size(), -1);
   for (int r : req_params) {
     if (r < 0 || r >= static_cast<int>(plan.params.size())) throw EngineError("requested parameter index out of range");
-    if (col[r] >= 0) throw EngineError("parameter '" + plan.params[r].name + "' is requested twice");
-    col[r] = static_cast<long long>(P);
-    P += plan.params[r].numel;
+    if (b.col[r] >= 0) throw EngineError("parameter '" + plan.params[r].name + "' is requested twice");
+    b.col[r] = static_cast<long long>(b.P);
+    b.P += plan.params[r].numel;
   }
-  if (grads) std::fill(grads, grads + static_cast<size_t>(S) * P, T(0));
-  // up[i]: the gradient of node i's output is needed (it leads back to a requested parameter or input).
-  std::vector<bool> up(n_nodes, false);
-  for (size_t i = 0; i < n_nodes; ++i) {
+  b.up.assign(plan.nodes.size(), false);
+  for (size_t i = 0; i < plan.nodes.size(); ++i) {
     const Node& nd = plan.nodes[i];
-    bool u = (i == 0 && dinput != nullptr) || (nd.weight >= 0 && col[nd.weight] >= 0) || (nd.bias >= 0 && col[nd.bias] >= 0);
+    bool u = (i == 0 && want_input) || (nd.weight >= 0 && b.col[nd.weight] >= 0) || (nd.bias >= 0 && b.col[nd.bias] >= 0);
     if (nd.op != Op::Zero)  // zero's gradient is identically 0: nothing upstream of it can gain
-      for (int in : nd.inputs) u = u || up[in];
-    up[i] = u;
+      for (int in : nd.inputs) u = u || b.up[in];
+    b.up[i] = u;
   }
-  auto Pp = [&](int ref) -> const T* { return ref >= 0 ? params + plan.params[ref].offset : nullptr; };
-  auto dP = [&](int ref) -> T* { return (ref >= 0 && col[ref] >= 0 && grads) ? grads + col[ref] : nullptr; };
+  return b;
+}
 
-  std::vector<Tensor<T>> g(n_nodes);
-  {
-    const Tensor<T>& y = acts.act[plan.output];
-    if (up[plan.output]) {
-      g[plan.output].reset(S * N, y.c, y.h, y.w);
-      std::copy(seeds, seeds + g[plan.output].numel(), g[plan.output].data());
-    }
-  }
-  // The gradient buffer of an input, allocated on first use; null when it is not needed.
-  auto gin = [&](int node) -> Tensor<T>* {
-    if (!up[node]) return nullptr;
-    Tensor<T>& t = g[node];
+// One backward pass for kSeeds seeds given as the output gradient `out` (seed innermost).
+// rows: kSeeds x P parameter gradients (zeroed by the caller); dinput: the input gradient, or null.
+template <typename T>
+void backward_chunk(const Plan& plan, const T* params, const Activations<T>& acts, Grad<T>& out, const BackwardSetup& b,
+                    T* rows, Grad<T>* dinput) {
+  const size_t n_nodes = plan.nodes.size();
+  const int N = acts.N;
+  const size_t P = b.P;
+  auto Pp = [&](int ref) -> const T* { return ref >= 0 ? params + plan.params[ref].offset : nullptr; };
+  auto dP = [&](int ref) -> T* { return (ref >= 0 && b.col[ref] >= 0) ? rows + b.col[ref] : nullptr; };
+  std::vector<Grad<T>> g(n_nodes);
+  if (!b.up[plan.output]) return;
+  g[plan.output] = std::move(out);
+  auto gin = [&](int node) -> Grad<T>* {
+    if (!b.up[node]) return nullptr;
+    Grad<T>& t = g[node];
     if (t.empty()) {
       const Tensor<T>& a = acts.act[node];
-      t.reset(S * N, a.c, a.h, a.w);
+      t.reset(N, a.c, a.h, a.w);
     }
     return &t;
   };
   for (size_t i = n_nodes; i-- > 1;) {
     const Node& nd = plan.nodes[i];
-    if (!plan.live[i] || !up[i] || g[i].empty()) continue;
-    const Tensor<T>& dy = g[i];
+    if (!plan.live[i] || !b.up[i] || g[i].empty()) continue;
+    const Grad<T>& dy = g[i];
     const Tensor<T>& x = acts.act[nd.inputs[0]];
     switch (nd.op) {
       case Op::Input: break;
       case Op::Conv2d:
-        conv2d_backward(x, Pp(nd.weight), dy, nd.conv, S, gin(nd.inputs[0]), dP(nd.weight), P, dP(nd.bias), P);
+        conv2d_backward(x, Pp(nd.weight), dy, nd.conv, gin(nd.inputs[0]), dP(nd.weight), P, dP(nd.bias), P);
         break;
       case Op::BatchNorm:
-        batchnorm_backward(x, Pp(nd.weight), acts.bn[i], dy, S, gin(nd.inputs[0]), dP(nd.weight), P, dP(nd.bias), P);
+        batchnorm_backward(x, Pp(nd.weight), acts.bn[i], dy, gin(nd.inputs[0]), dP(nd.weight), P, dP(nd.bias), P);
         break;
       case Op::Relu:
-        if (Tensor<T>* dx = gin(nd.inputs[0])) relu_backward(x, dy, S, *dx);
+        if (Grad<T>* dx = gin(nd.inputs[0])) relu_backward(x, dy, *dx);
         break;
       case Op::AvgPool:
-        if (Tensor<T>* dx = gin(nd.inputs[0])) avgpool_backward(dy, nd.pool, S, *dx);
+        if (Grad<T>* dx = gin(nd.inputs[0])) avgpool_backward(dy, nd.pool, *dx);
         break;
       case Op::MaxPool:
-        if (Tensor<T>* dx = gin(nd.inputs[0])) maxpool_backward(dy, acts.argmax[i], N, *dx);
+        if (Grad<T>* dx = gin(nd.inputs[0])) maxpool_backward(dy, acts.argmax[i], *dx);
         break;
       case Op::GlobalAvgPool:
-        if (Tensor<T>* dx = gin(nd.inputs[0])) global_avgpool_backward(dy, *dx);
+        if (Grad<T>* dx = gin(nd.inputs[0])) global_avgpool_backward(dy, *dx);
         break;
       case Op::Linear:
-        linear_backward(x, Pp(nd.weight), dy, S, gin(nd.inputs[0]), dP(nd.weight), P, dP(nd.bias), P);
+        linear_backward(x, Pp(nd.weight), dy, gin(nd.inputs[0]), dP(nd.weight), P, dP(nd.bias), P);
         break;
       case Op::Add:
         for (int in : nd.inputs)
-          if (Tensor<T>* dx = gin(in))
-            for (size_t k = 0; k < dx->numel(); ++k) dx->v[k] += dy.v[k];
+          if (Grad<T>* dx = gin(in)) add_backward(dy, *dx);
         break;
       case Op::Concat: {
         int c0 = 0;
         for (int in : nd.inputs) {
-          if (Tensor<T>* dx = gin(in)) concat_backward_slice(dy, c0, *dx);
+          if (Grad<T>* dx = gin(in)) concat_backward_slice(dy, c0, *dx);
           c0 += acts.act[in].c;
         }
         break;
       }
       case Op::Zero: break;
       case Op::Shift:
-        if (Tensor<T>* dx = gin(nd.inputs[0])) shift_backward(dy, *dx);
+        if (Grad<T>* dx = gin(nd.inputs[0])) shift_backward(dy, *dx);
         break;
     }
     g[i].release();
   }
-  if (dinput) {
-    const size_t n = static_cast<size_t>(S) * N * plan.in_c * plan.in_h * plan.in_w;
-    if (g[0].empty()) std::fill(dinput, dinput + n, T(0));
-    else std::copy(g[0].data(), g[0].data() + n, dinput);
+  if (dinput) *dinput = std::move(g[0]);
+}
+}  // namespace
+
+template <typename T>
+void run_backward(const Plan& plan, const T* params, const Activations<T>& acts, const T* seeds, int S,
+                  const std::vector<int>& req_params, T* grads, T* dinput) {
+  const int N = acts.N;
+  const BackwardSetup b = setup_backward(plan, req_params, dinput != nullptr);
+  const Tensor<T>& y = acts.act[plan.output];
+  const size_t K = y.sample(), xin = static_cast<size_t>(plan.in_c) * plan.in_h * plan.in_w;
+  std::vector<T> rows(static_cast<size_t>(kSeeds) * b.P);
+  for (int s0 = 0; s0 < S; s0 += kSeeds) {
+    const int ns = std::min(kSeeds, S - s0);
+    Grad<T> out;
+    out.reset(N, y.c, y.h, y.w);
+    for (int s = 0; s < ns; ++s)
+      for (size_t e = 0; e < static_cast<size_t>(N) * K; ++e) out.at(e)[s] = seeds[(static_cast<size_t>(s0) + s) * N * K + e];
+    std::fill(rows.begin(), rows.end(), T(0));
+    Grad<T> din;
+    backward_chunk(plan, params, acts, out, b, rows.data(), dinput ? &din : nullptr);
+    for (int s = 0; s < ns; ++s) {
+      if (grads) std::copy(rows.begin() + s * b.P, rows.begin() + (s + 1) * b.P, grads + (static_cast<size_t>(s0) + s) * b.P);
+      if (dinput) {
+        T* d = dinput + (static_cast<size_t>(s0) + s) * N * xin;
+        for (size_t e = 0; e < static_cast<size_t>(N) * xin; ++e) d[e] = din.empty() ? T(0) : din.at(e)[s];
+      }
+    }
   }
 }
 
@@ -152,34 +181,33 @@ void per_sample_gradients(const Plan& plan, const T* params, const T* x, int N, 
   const Tensor<T>& out = acts.act[plan.output];
   const size_t K = out.sample();
   std::copy(out.data(), out.data() + out.numel(), logits);
-  size_t P = 0;
-  for (int r : req_params) P += plan.params[r].numel;
+  const BackwardSetup b = setup_backward(plan, req_params, false);
+  const size_t P = b.P;
 
-  // Seed memory grows with S * N * activation size; 16 seeds per pass keeps it in the low hundreds of MB
-  // for the reference networks while amortising the per-pass im2col work.
-  const int chunk = std::max(1, std::min(16, (N + std::max(1, threads) - 1) / std::max(1, threads)));
-  std::vector<std::pair<int, int>> jobs;
-  for (int s0 = 0; s0 < N; s0 += chunk) jobs.emplace_back(s0, std::min(N, s0 + chunk));
+  std::vector<int> jobs;
+  for (int s0 = 0; s0 < N; s0 += kSeeds) jobs.push_back(s0);
   std::mutex mu;
   size_t next = 0;
   std::exception_ptr err;
   auto worker = [&]() {
+    std::vector<T> rows(static_cast<size_t>(kSeeds) * P);
     for (;;) {
-      std::pair<int, int> job;
+      int s0;
       {
         std::lock_guard<std::mutex> lock(mu);
         if (next >= jobs.size() || err) return;
-        job = jobs[next++];
+        s0 = jobs[next++];
       }
       try {
-        const int S = job.second - job.first;
-        std::vector<T> seeds(static_cast<size_t>(S) * N * K, T(0));
-        for (int s = 0; s < S; ++s) {
-          T* row = seeds.data() + (static_cast<size_t>(s) * N + (job.first + s)) * K;
-          std::fill(row, row + K, T(1));
-        }
-        run_backward(plan, params, acts, seeds.data(), S, req_params, G + static_cast<size_t>(job.first) * P,
-                     static_cast<T*>(nullptr));
+        const int ns = std::min(kSeeds, N - s0);
+        // Seed s: one on every output of sample s0 + s (the gradient of that sample's summed logits).
+        Grad<T> seed;
+        seed.reset(N, out.c, out.h, out.w);
+        for (int s = 0; s < ns; ++s)
+          for (size_t k = 0; k < K; ++k) seed.at(static_cast<size_t>(s0 + s) * K + k)[s] = T(1);
+        std::fill(rows.begin(), rows.end(), T(0));
+        backward_chunk(plan, params, acts, seed, b, rows.data(), static_cast<Grad<T>*>(nullptr));
+        for (int s = 0; s < ns; ++s) std::copy(rows.begin() + s * P, rows.begin() + (s + 1) * P, G + (static_cast<size_t>(s0) + s) * P);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
         if (!err) err = std::current_exception();

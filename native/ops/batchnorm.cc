@@ -1,6 +1,6 @@
 // BatchNorm2d in training mode: batch mean and biased batch variance per channel, as PyTorch's
 // train-mode forward uses them. Statistics are accumulated in double for float inputs too.
-// The backward couples every sample of the batch: for one seed s,
+// The backward couples every sample of the batch: for each seed s,
 //   dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)),
 // with the means over (n, h, w) of that seed's gradient.
 #include <cmath>
@@ -48,45 +48,80 @@ void batchnorm_forward(const Tensor<T>& x, const T* gamma, const T* beta, double
   }
 }
 
+namespace {
 template <typename T>
-void batchnorm_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Tensor<T>& dy, int S,
-                        Tensor<T>* dx, T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride) {
+TEGNAS_INLINE void bn_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, Grad<T>* dx,
+                               T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride) {
   const int N = x.n, C = x.c;
   const size_t HW = x.plane(), per = x.sample();
   const double M = static_cast<double>(N) * HW;
-  for (int s = 0; s < S; ++s) {
-    for (int c = 0; c < C; ++c) {
-      double sdy = 0, sdyx = 0;
-      for (int n = 0; n < N; ++n) {
-        const T* g = dy.data() + (static_cast<size_t>(s) * N + n) * per + c * HW;
-        const T* xh = cache.xhat.data() + n * per + c * HW;
-        for (size_t i = 0; i < HW; ++i) {
-          sdy += g[i];
-          sdyx += static_cast<double>(g[i]) * xh[i];
-        }
+  for (int c = 0; c < C; ++c) {
+    double sdy[kSeeds] = {}, sdyx[kSeeds] = {};
+    for (int n = 0; n < N; ++n) {
+      const T* g = dy.at(n * per + c * HW);
+      const T* xh = cache.xhat.data() + n * per + c * HW;
+      using V = SeedVec<T>;
+      V a{}, b{};
+      for (size_t i = 0; i < HW; ++i) {
+        const V gv = *reinterpret_cast<const V*>(g + i * kSeeds);
+        a += gv;
+        b += gv * xh[i];
       }
-      if (dgamma) dgamma[s * dg_stride + c] += static_cast<T>(sdyx);
-      if (dbeta) dbeta[s * db_stride + c] += static_cast<T>(sdy);
-      if (!dx) continue;
-      const T scale = (gamma ? gamma[c] : T(1)) * cache.invstd[c];
-      const T mdy = static_cast<T>(sdy / M), mdyx = static_cast<T>(sdyx / M);
-      for (int n = 0; n < N; ++n) {
-        const size_t off = (static_cast<size_t>(s) * N + n) * per + c * HW;
-        const T* g = dy.data() + off;
-        const T* xh = cache.xhat.data() + n * per + c * HW;
-        T* d = dx->data() + off;
-        for (size_t i = 0; i < HW; ++i) d[i] += scale * (g[i] - mdy - xh[i] * mdyx);
+      for (int s = 0; s < kSeeds; ++s) {
+        sdy[s] += a[s];
+        sdyx[s] += b[s];
+      }
+    }
+    for (int s = 0; s < kSeeds; ++s) {
+      if (dgamma) dgamma[s * dg_stride + c] += static_cast<T>(sdyx[s]);
+      if (dbeta) dbeta[s * db_stride + c] += static_cast<T>(sdy[s]);
+    }
+    if (!dx) continue;
+    const T scale = (gamma ? gamma[c] : T(1)) * cache.invstd[c];
+    T mdy[kSeeds], mdyx[kSeeds];
+    for (int s = 0; s < kSeeds; ++s) {
+      mdy[s] = static_cast<T>(sdy[s] / M);
+      mdyx[s] = static_cast<T>(sdyx[s] / M);
+    }
+    for (int n = 0; n < N; ++n) {
+      const T* g = dy.at(n * per + c * HW);
+      const T* xh = cache.xhat.data() + n * per + c * HW;
+      T* d = dx->at(n * per + c * HW);
+      using V = SeedVec<T>;
+      V vm, vx;
+      for (int s = 0; s < kSeeds; ++s) {
+        vm[s] = mdy[s];
+        vx[s] = mdyx[s];
+      }
+      for (size_t i = 0; i < HW; ++i) {
+        const V gv = *reinterpret_cast<const V*>(g + i * kSeeds);
+        *reinterpret_cast<V*>(d + i * kSeeds) += scale * (gv - vm - xh[i] * vx);
       }
     }
   }
+}
+TEGNAS_SIMD void bn_backward_f(const Tensor<float>& x, const float* gamma, const BnCache<float>& cache, const Grad<float>& dy,
+                               Grad<float>* dx, float* dg, size_t dgs, float* db, size_t dbs) {
+  bn_backward(x, gamma, cache, dy, dx, dg, dgs, db, dbs);
+}
+TEGNAS_SIMD void bn_backward_d(const Tensor<double>& x, const double* gamma, const BnCache<double>& cache,
+                               const Grad<double>& dy, Grad<double>* dx, double* dg, size_t dgs, double* db, size_t dbs) {
+  bn_backward(x, gamma, cache, dy, dx, dg, dgs, db, dbs);
+}
+}  // namespace
+
+template <>
+void batchnorm_backward<float>(const Tensor<float>& x, const float* gamma, const BnCache<float>& cache, const Grad<float>& dy,
+                               Grad<float>* dx, float* dg, size_t dgs, float* db, size_t dbs) {
+  bn_backward_f(x, gamma, cache, dy, dx, dg, dgs, db, dbs);
+}
+template <>
+void batchnorm_backward<double>(const Tensor<double>& x, const double* gamma, const BnCache<double>& cache,
+                                const Grad<double>& dy, Grad<double>* dx, double* dg, size_t dgs, double* db, size_t dbs) {
+  bn_backward_d(x, gamma, cache, dy, dx, dg, dgs, db, dbs);
 }
 
 template void batchnorm_forward<float>(const Tensor<float>&, const float*, const float*, double, Tensor<float>&, BnCache<float>&);
 template void batchnorm_forward<double>(const Tensor<double>&, const double*, const double*, double, Tensor<double>&,
                                         BnCache<double>&);
-template void batchnorm_backward<float>(const Tensor<float>&, const float*, const BnCache<float>&, const Tensor<float>&, int,
-                                        Tensor<float>*, float*, size_t, float*, size_t);
-template void batchnorm_backward<double>(const Tensor<double>&, const double*, const BnCache<double>&, const Tensor<double>&,
-                                         int, Tensor<double>*, double*, size_t, double*, size_t);
-
 }  // namespace tegnas

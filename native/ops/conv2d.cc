@@ -1,5 +1,6 @@
-// conv2d forward and backward through im2col + GEMM. The column matrix of a sample is built once and
-// reused for every seed of a batched backward, which is where per-sample gradients spend their time.
+// conv2d: forward through im2col + GEMM (run once per batch); backward as direct loops over the
+// kernel taps with the seeds innermost, so every multiply-add handles kSeeds gradients at once. Per-sample
+// gradients spend nearly all their time here.
 #include <algorithm>
 #include <vector>
 
@@ -30,29 +31,6 @@ void im2col(const T* x, const ConvGeom& g, int group, T* col) {
           for (int ow = 0; ow < g.wout; ++ow) {
             const int iw = ow * g.sw - g.pw + kj * g.dw;
             r[ow] = (iw >= 0 && iw < g.win) ? xr[iw] : T(0);
-          }
-        }
-      }
-  }
-}
-
-template <typename T>
-void col2im_add(const T* col, const ConvGeom& g, int group, T* dx) {
-  const int cig = g.cin_g();
-  const size_t hw = static_cast<size_t>(g.hout) * g.wout;
-  for (int ci = 0; ci < cig; ++ci) {
-    T* xc = dx + static_cast<size_t>(group * cig + ci) * g.hin * g.win;
-    for (int ki = 0; ki < g.kh; ++ki)
-      for (int kj = 0; kj < g.kw; ++kj) {
-        const T* row = col + (static_cast<size_t>(ci * g.kh + ki) * g.kw + kj) * hw;
-        for (int oh = 0; oh < g.hout; ++oh) {
-          const int ih = oh * g.sh - g.ph + ki * g.dh;
-          if (ih < 0 || ih >= g.hin) continue;
-          const T* r = row + static_cast<size_t>(oh) * g.wout;
-          T* xr = xc + static_cast<size_t>(ih) * g.win;
-          for (int ow = 0; ow < g.wout; ++ow) {
-            const int iw = ow * g.sw - g.pw + kj * g.dw;
-            if (iw >= 0 && iw < g.win) xr[iw] += r[ow];
           }
         }
       }
@@ -90,54 +68,145 @@ void conv2d_forward(const Tensor<T>& x, const T* weight, const T* bias, const Co
   }
 }
 
+namespace {
+// Copies channel ci of sample n into a zero-padded plane so that every kernel tap reads in bounds.
 template <typename T>
-void conv2d_backward(const Tensor<T>& x, const T* weight, const Tensor<T>& dy, const ConvGeom& g, int S,
-                     Tensor<T>* dx, T* dweight, size_t dw_stride, T* dbias, size_t db_stride) {
-  const int N = x.n;
-  const int K = g.kdim(), cog = g.cout_g();
-  const int HW = g.hout * g.wout;
-  const bool direct = is_pointwise(g);
-  std::vector<T> col(direct ? 0 : static_cast<size_t>(K) * HW);
-  std::vector<T> dcol(dx && !direct ? static_cast<size_t>(K) * HW : 0);
-  for (int n = 0; n < N; ++n) {
-    const T* xn = x.data() + n * x.sample();
-    for (int gr = 0; gr < g.groups; ++gr) {
-      const T* colp = direct ? xn + static_cast<size_t>(gr) * g.cin_g() * HW : col.data();
-      if (!direct && dweight) im2col(xn, g, gr, col.data());
-      const T* Wg = weight + static_cast<size_t>(gr) * cog * K;
-      for (int s = 0; s < S; ++s) {
-        const T* dyn = dy.data() + (static_cast<size_t>(s) * N + n) * dy.sample() + static_cast<size_t>(gr) * cog * HW;
-        if (dweight)
-          gemm<T>(false, true, cog, K, HW, dyn, HW, colp, HW, dweight + s * dw_stride + static_cast<size_t>(gr) * cog * K,
-                  K, true);
-        if (dx) {
-          T* dxn = dx->data() + (static_cast<size_t>(s) * N + n) * dx->sample();
-          if (direct) {
-            gemm<T>(true, false, K, HW, cog, Wg, K, dyn, HW, dxn + static_cast<size_t>(gr) * K * HW, HW, true);
-          } else {
-            gemm<T>(true, false, K, HW, cog, Wg, K, dyn, HW, dcol.data(), HW, false);
-            col2im_add(dcol.data(), g, gr, dxn);
+void pad_plane(const T* src, int h, int w, int ph, int pw, std::vector<T>& out) {
+  const int Wp = w + 2 * pw;
+  out.assign(static_cast<size_t>(h + 2 * ph) * Wp, T(0));
+  for (int i = 0; i < h; ++i) std::copy(src + static_cast<size_t>(i) * w, src + static_cast<size_t>(i + 1) * w, out.data() + static_cast<size_t>(i + ph) * Wp + pw);
+}
+
+// dW[s][co][cil][ki][kj] += sum over n, oh, ow of dy[n][co][oh][ow][s] * x[n][ci][ih][iw]: each dy vector
+// is loaded once and multiplied into one accumulator per kernel tap.
+template <typename T>
+TEGNAS_INLINE void conv_weight_grad(const Tensor<T>& x, const Grad<T>& dy, const ConvGeom& g, T* dweight,
+                                    size_t stride) {
+  using V = SeedVec<T>;
+  const int N = x.n, cig = g.cin_g(), cog = g.cout_g(), KK = g.kh * g.kw;
+  const int Wp = g.win + 2 * g.pw;
+  std::vector<double> total(static_cast<size_t>(g.cout) * cig * KK * kSeeds, 0.0);
+  std::vector<T> xp;
+  std::vector<T> acc_store(static_cast<size_t>(KK) * kSeeds);
+  V* acc = reinterpret_cast<V*>(acc_store.data());
+  for (int n = 0; n < N; ++n)
+    for (int ci = 0; ci < g.cin; ++ci) {
+      const int gr = ci / cig, cil = ci % cig;
+      pad_plane(x.data() + (static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win, g.hin, g.win, g.ph, g.pw, xp);
+      for (int col = 0; col < cog; ++col) {
+        const int co = gr * cog + col;
+        for (int t = 0; t < KK; ++t) acc[t] = V{};
+        const T* dyp = dy.at((static_cast<size_t>(n) * g.cout + co) * g.hout * g.wout);
+        for (int oh = 0; oh < g.hout; ++oh) {
+          const T* xrow = xp.data() + static_cast<size_t>(oh * g.sh) * Wp;
+          for (int ow = 0; ow < g.wout; ++ow) {
+            const V dv = *reinterpret_cast<const V*>(dyp + (static_cast<size_t>(oh) * g.wout + ow) * kSeeds);
+            const T* xo = xrow + ow * g.sw;
+            for (int ki = 0; ki < g.kh; ++ki)
+              for (int kj = 0; kj < g.kw; ++kj) acc[ki * g.kw + kj] += dv * xo[ki * g.dh * Wp + kj * g.dw];
           }
         }
+        double* tot = total.data() + ((static_cast<size_t>(co) * cig + cil) * KK) * kSeeds;
+        for (int t = 0; t < KK; ++t)
+          for (int s = 0; s < kSeeds; ++s) tot[t * kSeeds + s] += acc[t][s];
       }
     }
-  }
-  if (dbias)
-    for (int s = 0; s < S; ++s)
-      for (int n = 0; n < N; ++n)
-        for (int co = 0; co < g.cout; ++co) {
-          const T* p = dy.data() + (static_cast<size_t>(s) * N + n) * dy.sample() + static_cast<size_t>(co) * HW;
-          T acc = 0;
-          for (int i = 0; i < HW; ++i) acc += p[i];
-          dbias[s * db_stride + co] += acc;
+  const size_t per = static_cast<size_t>(cig) * KK;
+  for (int co = 0; co < g.cout; ++co)
+    for (size_t k = 0; k < per; ++k)
+      for (int s = 0; s < kSeeds; ++s)
+        dweight[s * stride + co * per + k] += static_cast<T>(total[(co * per + k) * kSeeds + s]);
+}
+
+// dx[n][ci][ih][iw][s] += W[co][cil][ki][kj] * dy[n][co][oh][ow][s] (the transposed convolution), scattered
+// into a zero-padded plane per (n, ci) and added back without the padding.
+template <typename T>
+TEGNAS_INLINE void conv_data_grad(const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>& dx) {
+  using V = SeedVec<T>;
+  const int N = dy.n, cig = g.cin_g(), cog = g.cout_g(), KK = g.kh * g.kw;
+  const int Hp = g.hin + 2 * g.ph, Wp = g.win + 2 * g.pw;
+  // Rows past Hp / columns past Wp can be touched by taps of windows that run off the padded input.
+  const int Hb = std::max(Hp, (g.hout - 1) * g.sh + (g.kh - 1) * g.dh + 1);
+  const int Wb = std::max(Wp, (g.wout - 1) * g.sw + (g.kw - 1) * g.dw + 1);
+  std::vector<T> buf_store(static_cast<size_t>(Hb) * Wb * kSeeds);
+  V* buf = reinterpret_cast<V*>(buf_store.data());
+  std::vector<T> w(KK);
+  for (int n = 0; n < N; ++n)
+    for (int ci = 0; ci < g.cin; ++ci) {
+      const int gr = ci / cig, cil = ci % cig;
+      std::fill(buf_store.begin(), buf_store.end(), T(0));
+      for (int col = 0; col < cog; ++col) {
+        const int co = gr * cog + col;
+        bool any = false;
+        for (int t = 0; t < KK; ++t) {
+          w[t] = weight[(static_cast<size_t>(co) * cig + cil) * KK + t];
+          any = any || w[t] != T(0);
         }
+        if (!any) continue;
+        const T* dyp = dy.at((static_cast<size_t>(n) * g.cout + co) * g.hout * g.wout);
+        for (int oh = 0; oh < g.hout; ++oh)
+          for (int ow = 0; ow < g.wout; ++ow) {
+            const V dv = *reinterpret_cast<const V*>(dyp + (static_cast<size_t>(oh) * g.wout + ow) * kSeeds);
+            V* o = buf + static_cast<size_t>(oh * g.sh) * Wb + ow * g.sw;
+            for (int ki = 0; ki < g.kh; ++ki)
+              for (int kj = 0; kj < g.kw; ++kj) o[ki * g.dh * Wb + kj * g.dw] += w[ki * g.kw + kj] * dv;
+          }
+      }
+      T* dxp = dx.at((static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win);
+      for (int ih = 0; ih < g.hin; ++ih)
+        for (int iw = 0; iw < g.win; ++iw) {
+          V* d = reinterpret_cast<V*>(dxp + (static_cast<size_t>(ih) * g.win + iw) * kSeeds);
+          *d += buf[static_cast<size_t>(ih + g.ph) * Wb + iw + g.pw];
+        }
+    }
+}
+
+TEGNAS_SIMD void conv_weight_grad_f(const Tensor<float>& x, const Grad<float>& dy, const ConvGeom& g, float* dw, size_t st) {
+  conv_weight_grad(x, dy, g, dw, st);
+}
+TEGNAS_SIMD void conv_weight_grad_d(const Tensor<double>& x, const Grad<double>& dy, const ConvGeom& g, double* dw, size_t st) {
+  conv_weight_grad(x, dy, g, dw, st);
+}
+TEGNAS_SIMD void conv_data_grad_f(const float* w, const Grad<float>& dy, const ConvGeom& g, Grad<float>& dx) {
+  conv_data_grad(w, dy, g, dx);
+}
+TEGNAS_SIMD void conv_data_grad_d(const double* w, const Grad<double>& dy, const ConvGeom& g, Grad<double>& dx) {
+  conv_data_grad(w, dy, g, dx);
+}
+inline void weight_grad(const Tensor<float>& x, const Grad<float>& dy, const ConvGeom& g, float* dw, size_t st) {
+  conv_weight_grad_f(x, dy, g, dw, st);
+}
+inline void weight_grad(const Tensor<double>& x, const Grad<double>& dy, const ConvGeom& g, double* dw, size_t st) {
+  conv_weight_grad_d(x, dy, g, dw, st);
+}
+inline void data_grad(const float* w, const Grad<float>& dy, const ConvGeom& g, Grad<float>& dx) { conv_data_grad_f(w, dy, g, dx); }
+inline void data_grad(const double* w, const Grad<double>& dy, const ConvGeom& g, Grad<double>& dx) { conv_data_grad_d(w, dy, g, dx); }
+}  // namespace
+
+template <typename T>
+void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx,
+                     T* dweight, size_t dw_stride, T* dbias, size_t db_stride) {
+  if (dweight) weight_grad(x, dy, g, dweight, dw_stride);
+  if (dx) data_grad(weight, dy, g, *dx);
+  if (dbias) {
+    const size_t HW = static_cast<size_t>(g.hout) * g.wout;
+    for (int co = 0; co < g.cout; ++co) {
+      double acc[kSeeds] = {};
+      for (int n = 0; n < dy.n; ++n) {
+        const T* p = dy.at((static_cast<size_t>(n) * g.cout + co) * HW);
+        for (size_t i = 0; i < HW; ++i)
+          for (int s = 0; s < kSeeds; ++s) acc[s] += p[i * kSeeds + s];
+      }
+      for (int s = 0; s < kSeeds; ++s) dbias[s * db_stride + co] += static_cast<T>(acc[s]);
+    }
+  }
 }
 
 template void conv2d_forward<float>(const Tensor<float>&, const float*, const float*, const ConvGeom&, Tensor<float>&);
 template void conv2d_forward<double>(const Tensor<double>&, const double*, const double*, const ConvGeom&, Tensor<double>&);
-template void conv2d_backward<float>(const Tensor<float>&, const float*, const Tensor<float>&, const ConvGeom&, int,
-                                     Tensor<float>*, float*, size_t, float*, size_t);
-template void conv2d_backward<double>(const Tensor<double>&, const double*, const Tensor<double>&, const ConvGeom&, int,
-                                      Tensor<double>*, double*, size_t, double*, size_t);
+template void conv2d_backward<float>(const Tensor<float>&, const float*, const Grad<float>&, const ConvGeom&,
+                                     Grad<float>*, float*, size_t, float*, size_t);
+template void conv2d_backward<double>(const Tensor<double>&, const double*, const Grad<double>&, const ConvGeom&,
+                                      Grad<double>*, double*, size_t, double*, size_t);
 
 }  // namespace tegnas

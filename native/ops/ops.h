@@ -1,11 +1,11 @@
 // Every op of the engine, forward and backward side by side (one .cc per op family).
 //
-// Backward convention: a backward call handles S "seeds" at once. The forward activation x has
-// n = N samples; the incoming gradient dy (and the outgoing dx) has n = S * N, laid out seed-major
-// (seed s, sample i at n = s * N + i). Parameter gradients are written per seed at
-// dparam + s * dstride. Every backward ACCUMULATES (+=) into dx and into parameter gradients, so a
-// node read by several consumers needs no special case. One batched pass over S seeds equals S
-// separate backward passes because backpropagation is linear in the seed.
+// Backward convention: a backward call handles kSeeds "seeds" at once. The forward activation x is a
+// Tensor of N samples; gradients are Grad tensors of the same N x C x H x W shape with kSeeds values
+// per element (seed innermost). Parameter gradients are written per seed at dparam + s * dstride.
+// Every backward ACCUMULATES (+=) into dx and into parameter gradients, so a node read by several
+// consumers needs no special case. One batched pass over the seeds equals one backward pass per seed
+// because backpropagation is linear in the seed.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -33,8 +33,8 @@ inline int window_out(int in, int k, int stride, int pad, int dil) {
 template <typename T>
 void conv2d_forward(const Tensor<T>& x, const T* weight, const T* bias, const ConvGeom& g, Tensor<T>& y);
 template <typename T>
-void conv2d_backward(const Tensor<T>& x, const T* weight, const Tensor<T>& dy, const ConvGeom& g, int S,
-                     Tensor<T>* dx, T* dweight, size_t dw_stride, T* dbias, size_t db_stride);
+void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx,
+                     T* dweight, size_t dw_stride, T* dbias, size_t db_stride);
 
 // BatchNorm2d in training mode (batch statistics, biased variance). The cache keeps x-hat and 1/std.
 template <typename T>
@@ -45,13 +45,13 @@ struct BnCache {
 template <typename T>
 void batchnorm_forward(const Tensor<T>& x, const T* gamma, const T* beta, double eps, Tensor<T>& y, BnCache<T>& cache);
 template <typename T>
-void batchnorm_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Tensor<T>& dy, int S,
-                        Tensor<T>* dx, T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride);
+void batchnorm_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, Grad<T>* dx,
+                        T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride);
 
 template <typename T>
 void relu_forward(const Tensor<T>& x, Tensor<T>& y);
 template <typename T>
-void relu_backward(const Tensor<T>& x, const Tensor<T>& dy, int S, Tensor<T>& dx);
+void relu_backward(const Tensor<T>& x, const Grad<T>& dy, Grad<T>& dx);
 
 // Pools: k x k window, stride, padding. Average pooling never counts padding (count_include_pad=False,
 // which equals True wherever padding is 0). Max pooling keeps the argmax (first maximum in scan order,
@@ -63,22 +63,22 @@ struct PoolGeom {
 template <typename T>
 void avgpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y);
 template <typename T>
-void avgpool_backward(const Tensor<T>& dy, const PoolGeom& g, int S, Tensor<T>& dx);
+void avgpool_backward(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx);
 template <typename T>
 void maxpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y, std::vector<int32_t>& argmax);
 template <typename T>
-void maxpool_backward(const Tensor<T>& dy, const std::vector<int32_t>& argmax, int N, Tensor<T>& dx);
+void maxpool_backward(const Grad<T>& dy, const std::vector<int32_t>& argmax, Grad<T>& dx);
 
 template <typename T>
 void global_avgpool_forward(const Tensor<T>& x, Tensor<T>& y);
 template <typename T>
-void global_avgpool_backward(const Tensor<T>& dy, Tensor<T>& dx);
+void global_avgpool_backward(const Grad<T>& dy, Grad<T>& dx);
 
 // linear: y (N, out) = x (N, in = c*h*w) W^T + b; weight (out, in), bias (out).
 template <typename T>
 void linear_forward(const Tensor<T>& x, const T* weight, const T* bias, int out, Tensor<T>& y);
 template <typename T>
-void linear_backward(const Tensor<T>& x, const T* weight, const Tensor<T>& dy, int S, Tensor<T>* dx, T* dweight,
+void linear_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, Grad<T>* dx, T* dweight,
                      size_t dw_stride, T* dbias, size_t db_stride);
 
 // add (same shapes), channel concat, zero, shift.
@@ -88,7 +88,9 @@ template <typename T>
 void concat_forward(const std::vector<const Tensor<T>*>& xs, Tensor<T>& y);
 // dx_i += the channel slice [c0, c0 + dx_i.c) of dy.
 template <typename T>
-void concat_backward_slice(const Tensor<T>& dy, int c0, Tensor<T>& dx);
+void concat_backward_slice(const Grad<T>& dy, int c0, Grad<T>& dx);
+template <typename T>
+void add_backward(const Grad<T>& dy, Grad<T>& dx);
 // zero: zeros of shape (N, channels, ceil(H/stride), ceil(W/stride)); its gradient is 0 everywhere.
 template <typename T>
 void zero_forward(const Tensor<T>& x, int channels, int stride, Tensor<T>& y);
@@ -97,6 +99,6 @@ void zero_forward(const Tensor<T>& x, int channels, int stride, Tensor<T>& y);
 template <typename T>
 void shift_forward(const Tensor<T>& x, Tensor<T>& y);
 template <typename T>
-void shift_backward(const Tensor<T>& dy, Tensor<T>& dx);
+void shift_backward(const Grad<T>& dy, Grad<T>& dx);
 
 }  // namespace tegnas

@@ -35,18 +35,24 @@ void avgpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y) {
 }
 
 template <typename T>
-void avgpool_backward(const Tensor<T>& dy, const PoolGeom& g, int /*S*/, Tensor<T>& dx) {
-  const int planes = dy.n * dy.c;  // S * N * C planes, same count in dx
+void avgpool_backward(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx) {
+  const int planes = dy.n * dy.c;
   for (int p = 0; p < planes; ++p) {
-    const T* gp = dy.data() + p * dy.plane();
-    T* dp = dx.data() + p * dx.plane();
+    const T* gp = dy.at(p * dy.plane());
+    T* dp = dx.at(p * dx.plane());
     for (int oh = 0; oh < g.hout; ++oh)
       for (int ow = 0; ow < g.wout; ++ow) {
-        const T v = gp[oh * g.wout + ow] / static_cast<T>(avg_count(g, oh, ow));
+        const T inv = T(1) / static_cast<T>(avg_count(g, oh, ow));
+        const T* src = gp + static_cast<size_t>(oh * g.wout + ow) * kSeeds;
+        T v[kSeeds];
+        for (int s = 0; s < kSeeds; ++s) v[s] = src[s] * inv;
         const int h0 = std::max(oh * g.stride - g.pad, 0), h1 = std::min(oh * g.stride - g.pad + g.k, g.hin);
         const int w0 = std::max(ow * g.stride - g.pad, 0), w1 = std::min(ow * g.stride - g.pad + g.k, g.win);
         for (int ih = h0; ih < h1; ++ih)
-          for (int iw = w0; iw < w1; ++iw) dp[ih * g.win + iw] += v;
+          for (int iw = w0; iw < w1; ++iw) {
+            T* d = dp + static_cast<size_t>(ih * g.win + iw) * kSeeds;
+            for (int s = 0; s < kSeeds; ++s) d[s] += v[s];
+          }
       }
   }
 }
@@ -81,19 +87,19 @@ void maxpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y, std::v
 }
 
 template <typename T>
-void maxpool_backward(const Tensor<T>& dy, const std::vector<int32_t>& argmax, int N, Tensor<T>& dx) {
-  const size_t per_seed = argmax.size();  // N * C * hout * wout
-  const int S = static_cast<int>(dy.numel() / per_seed);
-  const int planes = N * dy.c;
-  for (int s = 0; s < S; ++s)
-    for (int p = 0; p < planes; ++p) {
-      const size_t yo = static_cast<size_t>(p) * dy.plane();
-      const T* gp = dy.data() + s * per_seed + yo;
-      T* dp = dx.data() + (static_cast<size_t>(s) * planes + p) * dx.plane();
-      const int32_t* ap = argmax.data() + yo;
-      for (size_t i = 0; i < dy.plane(); ++i)
-        if (ap[i] >= 0) dp[ap[i]] += gp[i];
+void maxpool_backward(const Grad<T>& dy, const std::vector<int32_t>& argmax, Grad<T>& dx) {
+  const int planes = dy.n * dy.c;
+  for (int p = 0; p < planes; ++p) {
+    const size_t yo = static_cast<size_t>(p) * dy.plane();
+    const int32_t* ap = argmax.data() + yo;
+    T* dp = dx.at(static_cast<size_t>(p) * dx.plane());
+    for (size_t i = 0; i < dy.plane(); ++i) {
+      if (ap[i] < 0) continue;
+      const T* src = dy.at(yo + i);
+      T* d = dp + static_cast<size_t>(ap[i]) * kSeeds;
+      for (int s = 0; s < kSeeds; ++s) d[s] += src[s];
     }
+  }
 }
 
 template <typename T>
@@ -109,23 +115,26 @@ void global_avgpool_forward(const Tensor<T>& x, Tensor<T>& y) {
 }
 
 template <typename T>
-void global_avgpool_backward(const Tensor<T>& dy, Tensor<T>& dx) {
+void global_avgpool_backward(const Grad<T>& dy, Grad<T>& dx) {
   const size_t HW = dx.plane();
   const T inv = T(1) / static_cast<T>(HW);
-  for (size_t p = 0; p < dy.numel(); ++p) {
-    T* dp = dx.data() + p * HW;
-    const T v = dy.v[p] * inv;
-    for (size_t i = 0; i < HW; ++i) dp[i] += v;
+  for (size_t p = 0; p < dy.elements(); ++p) {
+    const T* src = dy.at(p);
+    T v[kSeeds];
+    for (int s = 0; s < kSeeds; ++s) v[s] = src[s] * inv;
+    T* dp = dx.at(p * HW);
+    for (size_t i = 0; i < HW; ++i)
+      for (int s = 0; s < kSeeds; ++s) dp[i * kSeeds + s] += v[s];
   }
 }
 
 #define TEGNAS_POOL(T)                                                                                \
   template void avgpool_forward<T>(const Tensor<T>&, const PoolGeom&, Tensor<T>&);                    \
-  template void avgpool_backward<T>(const Tensor<T>&, const PoolGeom&, int, Tensor<T>&);              \
+  template void avgpool_backward<T>(const Grad<T>&, const PoolGeom&, Grad<T>&);                       \
   template void maxpool_forward<T>(const Tensor<T>&, const PoolGeom&, Tensor<T>&, std::vector<int32_t>&); \
-  template void maxpool_backward<T>(const Tensor<T>&, const std::vector<int32_t>&, int, Tensor<T>&);  \
+  template void maxpool_backward<T>(const Grad<T>&, const std::vector<int32_t>&, Grad<T>&);           \
   template void global_avgpool_forward<T>(const Tensor<T>&, Tensor<T>&);                              \
-  template void global_avgpool_backward<T>(const Tensor<T>&, Tensor<T>&);
+  template void global_avgpool_backward<T>(const Grad<T>&, Grad<T>&);
 TEGNAS_POOL(float)
 TEGNAS_POOL(double)
 #undef TEGNAS_POOL

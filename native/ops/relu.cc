@@ -11,20 +11,26 @@ void relu_forward(const Tensor<T>& x, Tensor<T>& y) {
   for (size_t i = 0; i < n; ++i) y.v[i] = x.v[i] > T(0) ? x.v[i] : T(0);
 }
 
+namespace {
 template <typename T>
-void relu_backward(const Tensor<T>& x, const Tensor<T>& dy, int S, Tensor<T>& dx) {
-  const size_t per = x.numel();
-  for (int s = 0; s < S; ++s) {
-    const T* g = dy.data() + s * per;
-    T* d = dx.data() + s * per;
-    for (size_t i = 0; i < per; ++i)
-      if (x.v[i] > T(0)) d[i] += g[i];
+TEGNAS_INLINE void relu_bwd(const Tensor<T>& x, const Grad<T>& dy, Grad<T>& dx) {
+  const size_t n = x.numel();
+  for (size_t i = 0; i < n; ++i) {
+    if (!(x.v[i] > T(0))) continue;
+    using V = SeedVec<T>;
+    *reinterpret_cast<V*>(dx.at(i)) += *reinterpret_cast<const V*>(dy.at(i));
   }
 }
+TEGNAS_SIMD void relu_bwd_f(const Tensor<float>& x, const Grad<float>& dy, Grad<float>& dx) { relu_bwd(x, dy, dx); }
+TEGNAS_SIMD void relu_bwd_d(const Tensor<double>& x, const Grad<double>& dy, Grad<double>& dx) { relu_bwd(x, dy, dx); }
+}  // namespace
+
+template <>
+void relu_backward<float>(const Tensor<float>& x, const Grad<float>& dy, Grad<float>& dx) { relu_bwd_f(x, dy, dx); }
+template <>
+void relu_backward<double>(const Tensor<double>& x, const Grad<double>& dy, Grad<double>& dx) { relu_bwd_d(x, dy, dx); }
 
 template void relu_forward<float>(const Tensor<float>&, Tensor<float>&);
 template void relu_forward<double>(const Tensor<double>&, Tensor<double>&);
-template void relu_backward<float>(const Tensor<float>&, const Tensor<float>&, int, Tensor<float>&);
-template void relu_backward<double>(const Tensor<double>&, const Tensor<double>&, int, Tensor<double>&);
 
 }  // namespace tegnas

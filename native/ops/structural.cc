@@ -29,13 +29,19 @@ void concat_forward(const std::vector<const Tensor<T>*>& xs, Tensor<T>& y) {
 }
 
 template <typename T>
-void concat_backward_slice(const Tensor<T>& dy, int c0, Tensor<T>& dx) {
-  const size_t plane = dx.plane(), per = dx.sample();
-  for (int n = 0; n < dx.n; ++n) {  // dx.n = S * N, same as dy.n
-    const T* src = dy.data() + n * dy.sample() + c0 * plane;
-    T* dst = dx.data() + n * per;
+void concat_backward_slice(const Grad<T>& dy, int c0, Grad<T>& dx) {
+  const size_t per = dx.sample() * kSeeds;
+  for (int n = 0; n < dx.n; ++n) {
+    const T* src = dy.at(n * dy.sample() + c0 * dx.plane());
+    T* dst = dx.at(n * dx.sample());
     for (size_t i = 0; i < per; ++i) dst[i] += src[i];
   }
+}
+
+template <typename T>
+void add_backward(const Grad<T>& dy, Grad<T>& dx) {
+  const size_t n = dy.v.size();
+  for (size_t i = 0; i < n; ++i) dx.v[i] += dy.v[i];
 }
 
 template <typename T>
@@ -55,22 +61,27 @@ void shift_forward(const Tensor<T>& x, Tensor<T>& y) {
 }
 
 template <typename T>
-void shift_backward(const Tensor<T>& dy, Tensor<T>& dx) {
+void shift_backward(const Grad<T>& dy, Grad<T>& dx) {
   for (int p = 0; p < dy.n * dy.c; ++p) {
-    const T* gp = dy.data() + p * dy.plane();
-    T* dp = dx.data() + p * dx.plane();
+    const T* gp = dy.at(p * dy.plane());
+    T* dp = dx.at(p * dx.plane());
     for (int i = 0; i + 1 < dy.h; ++i)
-      for (int j = 0; j + 1 < dy.w; ++j) dp[(i + 1) * dy.w + j + 1] += gp[i * dy.w + j];
+      for (int j = 0; j + 1 < dy.w; ++j) {
+        const T* src = gp + static_cast<size_t>(i * dy.w + j) * kSeeds;
+        T* dst = dp + static_cast<size_t>((i + 1) * dy.w + j + 1) * kSeeds;
+        for (int s = 0; s < kSeeds; ++s) dst[s] += src[s];
+      }
   }
 }
 
 #define TEGNAS_STRUCT(T)                                                                \
   template void add_forward<T>(const std::vector<const Tensor<T>*>&, Tensor<T>&);      \
   template void concat_forward<T>(const std::vector<const Tensor<T>*>&, Tensor<T>&);   \
-  template void concat_backward_slice<T>(const Tensor<T>&, int, Tensor<T>&);           \
+  template void concat_backward_slice<T>(const Grad<T>&, int, Grad<T>&);               \
+  template void add_backward<T>(const Grad<T>&, Grad<T>&);                             \
   template void zero_forward<T>(const Tensor<T>&, int, int, Tensor<T>&);               \
   template void shift_forward<T>(const Tensor<T>&, Tensor<T>&);                        \
-  template void shift_backward<T>(const Tensor<T>&, Tensor<T>&);
+  template void shift_backward<T>(const Grad<T>&, Grad<T>&);
 TEGNAS_STRUCT(float)
 TEGNAS_STRUCT(double)
 #undef TEGNAS_STRUCT

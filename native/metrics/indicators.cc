@@ -1,0 +1,180 @@
+#include "indicators.h"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "../linalg/eigen.h"
+#include "../linalg/solve.h"
+
+namespace tegnas {
+
+namespace {
+// K = A B^T over the given column ranges (offset, length) of rows of A (lda) and B (ldb), in float64.
+std::vector<double> cross_gram(const float* A, int na, size_t lda, const float* B, int nb, size_t ldb,
+                               const std::vector<std::pair<size_t, size_t>>& ranges_a,
+                               const std::vector<std::pair<size_t, size_t>>& ranges_b) {
+  std::vector<double> K(static_cast<size_t>(na) * nb, 0.0);
+  for (int i = 0; i < na; ++i)
+    for (int j = 0; j < nb; ++j) {
+      double acc = 0;
+      for (size_t r = 0; r < ranges_a.size(); ++r) {
+        const float* a = A + static_cast<size_t>(i) * lda + ranges_a[r].first;
+        const float* b = B + static_cast<size_t>(j) * ldb + ranges_b[r].first;
+        double s0 = 0, s1 = 0;
+        size_t k = 0;
+        const size_t n = ranges_a[r].second;
+        for (; k + 2 <= n; k += 2) {
+          s0 += static_cast<double>(a[k]) * b[k];
+          s1 += static_cast<double>(a[k + 1]) * b[k + 1];
+        }
+        for (; k < n; ++k) s0 += static_cast<double>(a[k]) * b[k];
+        acc += s0 + s1;
+      }
+      K[static_cast<size_t>(i) * nb + j] = acc;
+    }
+  return K;
+}
+
+size_t numel_of(const Plan& plan, const std::vector<int>& idx) {
+  size_t P = 0;
+  for (int i : idx) P += plan.params[i].numel;
+  return P;
+}
+}  // namespace
+
+NtkResult ntk_indicators(const Plan& plan, const float* params, const NtkInputs& in, const std::vector<int>& weights,
+                         const std::vector<int>& cells, int threads) {
+  NtkResult r;
+  const Node& out = plan.nodes[plan.output];
+  const size_t K = static_cast<size_t>(out.c) * out.h * out.w;
+  const size_t P = numel_of(plan, weights);
+  std::vector<float> logits(static_cast<size_t>(in.B) * K), G(static_cast<size_t>(in.B) * P);
+  per_sample_gradients(plan, params, in.x, in.B, weights, threads, logits.data(), G.data());
+
+  // Condition number of the NTK G G^T (the reference: eigvalsh, largest / smallest; NaN -> bad).
+  std::vector<std::pair<size_t, size_t>> all{{0, P}};
+  std::vector<double> ntk = cross_gram(G.data(), in.B, P, G.data(), in.B, P, all, all);
+  std::vector<double> w = symmetric_eigenvalues(ntk.data(), in.B);
+  r.lambda_min = w.front();
+  r.lambda_max = w.back();
+  if (!(r.lambda_max > 0)) {
+    r.cond_bad = true;
+    r.cond_reason = "all gradients are zero (the NTK is the zero matrix)";
+  } else if (!(r.lambda_min > in.B * std::numeric_limits<double>::epsilon() * r.lambda_max)) {
+    r.cond_bad = true;
+    std::ostringstream o;
+    o << "the NTK is singular (smallest eigenvalue " << r.lambda_min << ", largest " << r.lambda_max << ")";
+    r.cond_reason = o.str();
+  } else {
+    r.cond = r.lambda_max / r.lambda_min;
+  }
+
+  if (!in.vx) return r;
+  r.mse_computed = true;
+  // Column ranges of the cell parameters inside a row of G.
+  std::vector<std::pair<size_t, size_t>> cell_in_x, cell_in_y;
+  size_t off_y = 0;
+  for (int c : cells) {
+    size_t off = 0;
+    bool found = false;
+    for (int wi : weights) {
+      if (wi == c) {
+        found = true;
+        break;
+      }
+      off += plan.params[wi].numel;
+    }
+    if (!found) throw EngineError("cell parameter '" + plan.params[c].name + "' is not among the NTK parameters");
+    cell_in_x.emplace_back(off, plan.params[c].numel);
+    cell_in_y.emplace_back(off_y, plan.params[c].numel);
+    off_y += plan.params[c].numel;
+  }
+  const size_t Pc = off_y;
+  if (Pc == 0) {
+    r.mse_bad = true;
+    r.mse_reason = "the network has no cell parameters";
+    return r;
+  }
+  std::vector<float> vlogits(static_cast<size_t>(in.Bv) * K), Gy(static_cast<size_t>(in.Bv) * Pc);
+  per_sample_gradients(plan, params, in.vx, in.Bv, cells, threads, vlogits.data(), Gy.data());
+  double sum_x = 0, sum_y = 0;
+  for (int i = 0; i < in.B; ++i)
+    for (const auto& cr : cell_in_x)
+      for (size_t k = 0; k < cr.second; ++k) sum_x += G[static_cast<size_t>(i) * P + cr.first + k];
+  for (float v : Gy) sum_y += v;
+  if (sum_x == 0 || sum_y == 0) {
+    r.mse_bad = true;
+    r.mse_reason = "the cell gradients are all zero";
+    return r;
+  }
+  std::vector<double> kxx = cross_gram(G.data(), in.B, P, G.data(), in.B, P, cell_in_x, cell_in_x);
+  std::vector<double> kyx = cross_gram(Gy.data(), in.Bv, Pc, G.data(), in.B, P, cell_in_y, cell_in_x);
+  // Centred one-hot targets.
+  const int C = in.classes;
+  auto centred = [&](const int* y, int n) {
+    std::vector<double> T(static_cast<size_t>(n) * C, 0.0);
+    for (int i = 0; i < n; ++i) {
+      if (y[i] < 0 || y[i] >= C) throw EngineError("label " + std::to_string(y[i]) + " is outside 0.." + std::to_string(C - 1));
+      T[static_cast<size_t>(i) * C + y[i]] = 1.0;
+    }
+    for (int k = 0; k < C; ++k) {
+      double m = 0;
+      for (int i = 0; i < n; ++i) m += T[static_cast<size_t>(i) * C + k];
+      m /= n;
+      for (int i = 0; i < n; ++i) T[static_cast<size_t>(i) * C + k] -= m;
+    }
+    return T;
+  };
+  std::vector<double> Tx = centred(in.y, in.B), Ty = centred(in.vy, in.Bv);
+  // Z = Kxx^-1 Tx, prediction = Kyx Z.
+  std::vector<double> Z = Tx;
+  if (!lu_solve(kxx.data(), in.B, Z.data(), C)) {
+    r.mse_bad = true;
+    r.mse_reason = "the cell NTK of the training batch is singular";
+    return r;
+  }
+  double total = 0;
+  for (int i = 0; i < in.Bv; ++i)
+    for (int k = 0; k < C; ++k) {
+      double p = 0;
+      for (int j = 0; j < in.B; ++j) p += kyx[static_cast<size_t>(i) * in.B + j] * Z[static_cast<size_t>(j) * C + k];
+      const double d = p - Ty[static_cast<size_t>(i) * C + k];
+      total += d * d;
+    }
+  r.mse = total / in.Bv;
+  if (!std::isfinite(r.mse)) {
+    r.mse_bad = true;
+    r.mse_reason = "the regression error is not finite";
+    r.mse = 0;
+  }
+  return r;
+}
+
+RegionResult linear_regions(const Plan& plan, const float* params, const float* x, int batch, int batches) {
+  Patterns p;
+  const size_t per = static_cast<size_t>(plan.in_c) * plan.in_h * plan.in_w;
+  for (int b = 0; b < batches; ++b) {
+    Activations<float> acts;
+    run_forward(plan, params, x + static_cast<size_t>(b) * batch * per, batch, acts);
+    append_patterns(plan, acts, p);
+  }
+  RegionResult r;
+  r.regions = count_distinct(p);
+  r.bits = p.bits;
+  r.inputs = p.count;
+  return r;
+}
+
+NaswotResult naswot(const Plan& plan, const float* params, const float* x, int batch) {
+  Patterns p;
+  Activations<float> acts;
+  run_forward(plan, params, x, batch, acts);
+  append_patterns(plan, acts, p);
+  NaswotResult r;
+  r.bits = p.bits;
+  r.singular = !naswot_logdet(p, r.logdet);
+  return r;
+}
+
+}  // namespace tegnas
