@@ -47,6 +47,33 @@ export interface BackwardResult<A extends FloatArray> {
   inputGrad?: A;
 }
 
+/** NTK condition number and kernel-regression error of one network on one pair of batches. */
+export interface NtkIndicatorResult {
+  /** Largest / smallest eigenvalue of G G^T; null when bad. */
+  cond: number | null;
+  condBad: boolean;
+  condReason: string;
+  lambdaMin: number;
+  lambdaMax: number;
+  /** Present when a validation batch was given; null when bad. */
+  mse?: number | null;
+  mseBad?: boolean;
+  mseReason?: string;
+}
+
+export interface RegionCount {
+  regions: number;
+  bits: number;
+  inputs: number;
+}
+
+export interface NaswotResult {
+  /** log |det K| of the Hamming agreement kernel; null when K is singular. */
+  logdet: number | null;
+  singular: boolean;
+  bits: number;
+}
+
 interface NativeNetwork {
   info(): PlanInfo;
   forward<A extends FloatArray>(params: A, input: A, batch: number): A;
@@ -72,12 +99,38 @@ interface NativeNetwork {
     requested: Int32Array | number[],
     threads?: number,
   ): Promise<PerSampleResult<A>>;
+  ntkIndicators(...args: NtkArgs): NtkIndicatorResult;
+  ntkIndicatorsAsync(...args: NtkArgs): Promise<NtkIndicatorResult>;
+  linearRegions(params: Float32Array, input: Float32Array, batch: number, batches: number): RegionCount;
+  naswot(params: Float32Array, input: Float32Array, batch: number): NaswotResult;
+}
+
+type NtkArgs = [
+  params: Float32Array,
+  x: Float32Array,
+  batch: number,
+  y: Int32Array | null,
+  vx: Float32Array | null,
+  vbatch: number,
+  vy: Int32Array | null,
+  classes: number,
+  weights: Int32Array,
+  cells: Int32Array,
+  threads?: number,
+];
+
+/** The batches of one NTK evaluation. Without `val`, only the condition number is computed. */
+export interface NtkBatches {
+  x: Float32Array;
+  batch: number;
+  val?: { x: Float32Array; batch: number; y: Int32Array; trainY: Int32Array; classes: number };
 }
 
 interface Binding {
   Network: new (plan: NetworkPlan) => NativeNetwork;
   version: string;
   backendInfo(): BackendInfo;
+  patternStats(bits: Uint8Array, count: number, nbits: number, pairwise?: boolean): { distinct: number; pairwise?: number };
 }
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -117,6 +170,14 @@ export function nativeVersion(): string {
 /** What the addon was built with and which backend it will use. */
 export function backendInfo(): BackendInfo {
   return load().backendInfo();
+}
+
+/**
+ * Exact distinct count of bit patterns (count rows of nbits 0/1 bytes) by hashing, and optionally the
+ * reference's O(n^2) pairwise formula on the same patterns.
+ */
+export function patternStats(bits: Uint8Array, count: number, nbits: number, pairwise = false): { distinct: number; pairwise?: number } {
+  return wrap('patternStats', () => load().patternStats(bits, count, nbits, pairwise));
 }
 
 /** A plan parsed and validated by the engine, ready to run many times. */
@@ -177,5 +238,39 @@ export class NativeNet {
     } catch (e) {
       throw new TegnasError('E_NATIVE', `perSampleGradients: ${(e as Error).message}`);
     }
+  }
+
+  #ntkArgs(params: Float32Array, b: NtkBatches, weights: number[], cells: number[], threads?: number): NtkArgs {
+    const v = b.val;
+    return [params, b.x, b.batch, v ? v.trainY : null, v ? v.x : null, v ? v.batch : 0, v ? v.y : null, v ? v.classes : 0,
+      Int32Array.from(weights), Int32Array.from(cells), threads];
+  }
+
+  /** NTK condition number (gradients of `weights`) and, with a validation batch, the regression error (gradients of `cells`). */
+  ntkIndicators(params: Float32Array, b: NtkBatches, weights: number[], cells: number[], threads?: number): NtkIndicatorResult {
+    return wrap('ntkIndicators', () => this.#net.ntkIndicators(...this.#ntkArgs(params, b, weights, cells, threads)));
+  }
+
+  async ntkIndicatorsAsync(params: Float32Array, b: NtkBatches, weights: number[], cells: number[], threads?: number): Promise<NtkIndicatorResult> {
+    let p: Promise<NtkIndicatorResult>;
+    try {
+      p = this.#net.ntkIndicatorsAsync(...this.#ntkArgs(params, b, weights, cells, threads));
+    } catch (e) {
+      throw new TegnasError('E_NATIVE', `ntkIndicators: ${(e as Error).message}`);
+    }
+    try {
+      return await p;
+    } catch (e) {
+      throw new TegnasError('E_NATIVE', `ntkIndicators: ${(e as Error).message}`);
+    }
+  }
+
+  /** Distinct activation patterns over `batches` forward passes of `batch` inputs each (BN statistics per pass). */
+  linearRegions(params: Float32Array, x: Float32Array, batch: number, batches: number): RegionCount {
+    return wrap('linearRegions', () => this.#net.linearRegions(params, x, batch, batches));
+  }
+
+  naswot(params: Float32Array, x: Float32Array, batch: number): NaswotResult {
+    return wrap('naswot', () => this.#net.naswot(params, x, batch));
   }
 }

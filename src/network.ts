@@ -42,6 +42,23 @@ export interface WeightsOptions {
   allowUnknown?: boolean;
 }
 
+/**
+ * Indices of a parameter group among `used` parameters (those a live node reads), in plan order:
+ * the columns of a per-sample gradient matrix, as the reference builds them from named_parameters().
+ */
+export function paramGroupIndices(plan: NetworkPlan, used: readonly number[], group: ParamGroup): number[] {
+  if (group !== 'all' && group !== 'weights' && group !== 'cell-weights')
+    throw new TegnasError('E_INPUT', `unknown parameter group '${group as string}'; expected weights, cell-weights or all`);
+  const live = new Set(used);
+  const out: number[] = [];
+  plan.params.forEach((p, i) => {
+    if (!live.has(i)) return;
+    if (group === 'all') out.push(i);
+    else if (p.name.endsWith('weight') && (group === 'weights' || p.name.startsWith('cells.'))) out.push(i);
+  });
+  return out;
+}
+
 function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
@@ -110,18 +127,9 @@ export class Network {
     return this;
   }
 
-  /** Parameter indices of a group, restricted to parameters some node reads, in plan order. */
+  /** Parameter indices of a group, restricted to parameters on a path to the output, in plan order. */
   groupIndices(group: ParamGroup): number[] {
-    const used = new Set(this.native.info.usedParams);
-    const out: number[] = [];
-    this.plan.params.forEach((p, i) => {
-      if (!used.has(i)) return;
-      if (group === 'all') out.push(i);
-      else if (p.name.endsWith('weight') && (group === 'weights' || p.name.startsWith('cells.'))) out.push(i);
-    });
-    if (group !== 'all' && group !== 'weights' && group !== 'cell-weights')
-      throw new TegnasError('E_INPUT', `unknown parameter group '${group as string}'; expected weights, cell-weights or all`);
-    return out;
+    return paramGroupIndices(this.plan, this.native.info.usedParams, group);
   }
 
   columns(indices: number[]): GradColumn[] {

@@ -103,7 +103,8 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
     switch (nd.op) {
       case Op::Input: break;
       case Op::Conv2d:
-        conv2d_backward(x, Pp(nd.weight), dy, nd.conv, gin(nd.inputs[0]), dP(nd.weight), P, dP(nd.bias), P);
+        conv2d_backward(x, Pp(nd.weight), dy, nd.conv, gin(nd.inputs[0]), dP(nd.weight), P, dP(nd.bias), P,
+                        plan.nodes[nd.inputs[0]].op == Op::Relu);
         break;
       case Op::BatchNorm:
         batchnorm_backward(x, Pp(nd.weight), acts.bn[i], dy, gin(nd.inputs[0]), dP(nd.weight), P, dP(nd.bias), P);

@@ -79,11 +79,13 @@ void pad_plane(const T* src, int h, int w, int ph, int pw, std::vector<T>& out) 
 
 // dW[s][co][cil][ki][kj] += sum over n, oh, ow of dy[n][co][oh][ow][s] * x[n][ci][ih][iw]: each dy vector
 // is loaded once and multiplied into one accumulator per kernel tap.
-template <typename T>
+// KC > 0 fixes the (square) kernel size at compile time so the tap loops unroll; 0 reads it from g.
+template <typename T, int KC>
 TEGNAS_INLINE void conv_weight_grad(const Tensor<T>& x, const Grad<T>& dy, const ConvGeom& g, T* dweight,
                                     size_t stride) {
   using V = SeedVec<T>;
-  const int N = x.n, cig = g.cin_g(), cog = g.cout_g(), KK = g.kh * g.kw;
+  const int kh = KC ? KC : g.kh, kw = KC ? KC : g.kw;
+  const int N = x.n, cig = g.cin_g(), cog = g.cout_g(), KK = kh * kw;
   const int Wp = g.win + 2 * g.pw;
   std::vector<double> total(static_cast<size_t>(g.cout) * cig * KK * kSeeds, 0.0);
   std::vector<T> xp;
@@ -102,8 +104,8 @@ TEGNAS_INLINE void conv_weight_grad(const Tensor<T>& x, const Grad<T>& dy, const
           for (int ow = 0; ow < g.wout; ++ow) {
             const V dv = *reinterpret_cast<const V*>(dyp + (static_cast<size_t>(oh) * g.wout + ow) * kSeeds);
             const T* xo = xrow + ow * g.sw;
-            for (int ki = 0; ki < g.kh; ++ki)
-              for (int kj = 0; kj < g.kw; ++kj) acc[ki * g.kw + kj] += dv * xo[ki * g.dh * Wp + kj * g.dw];
+            for (int ki = 0; ki < kh; ++ki)
+              for (int kj = 0; kj < kw; ++kj) acc[ki * kw + kj] += dv * xo[ki * g.dh * Wp + kj * g.dw];
           }
         }
         double* tot = total.data() + ((static_cast<size_t>(co) * cig + cil) * KK) * kSeeds;
@@ -161,17 +163,81 @@ TEGNAS_INLINE void conv_data_grad(const T* weight, const Grad<T>& dy, const Conv
     }
 }
 
+// Stride-1 transposed convolution in gather form: each dx vector sums its taps from a zero-padded copy
+// of dy and is stored once. Where `relu_out` (the forward input, when it is a ReLU's output) is 0, the
+// ReLU backward will discard dx, so those positions are skipped.
+template <typename T, int KC>
+TEGNAS_INLINE void conv_data_grad_gather(const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>& dx,
+                                         const T* relu_out) {
+  using V = SeedVec<T>;
+  const int kh = KC ? KC : g.kh, kw = KC ? KC : g.kw;
+  const int N = dy.n, cig = g.cin_g(), cog = g.cout_g(), KK = kh * kw;
+  // dy row oh = ih + ph - ki*dh; pad so every (ih, ki) lands inside.
+  const int top = std::max(0, (g.kh - 1) * g.dh - g.ph), left = std::max(0, (g.kw - 1) * g.dw - g.pw);
+  const int Hq = top + std::max(g.hout, g.hin + g.ph), Wq = left + std::max(g.wout, g.win + g.pw);
+  std::vector<T> q_store(static_cast<size_t>(g.cout) * Hq * Wq * kSeeds);
+  V* q = reinterpret_cast<V*>(q_store.data());
+  const size_t qplane = static_cast<size_t>(Hq) * Wq;
+  for (int n = 0; n < N; ++n) {
+    std::fill(q_store.begin(), q_store.end(), T(0));
+    for (int co = 0; co < g.cout; ++co) {
+      const T* src = dy.at((static_cast<size_t>(n) * g.cout + co) * g.hout * g.wout);
+      for (int oh = 0; oh < g.hout; ++oh)
+        std::copy(src + static_cast<size_t>(oh) * g.wout * kSeeds, src + static_cast<size_t>(oh + 1) * g.wout * kSeeds,
+                  reinterpret_cast<T*>(q + co * qplane + static_cast<size_t>(oh + top) * Wq + left));
+    }
+    for (int ci = 0; ci < g.cin; ++ci) {
+      const int gr = ci / cig, cil = ci % cig;
+      T* dxp = dx.at((static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win);
+      const T* mask = relu_out ? relu_out + (static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win : nullptr;
+      for (int col = 0; col < cog; ++col) {
+        const int co = gr * cog + col;
+        const T* w = weight + (static_cast<size_t>(co) * cig + cil) * KK;
+        const V* qc = q + co * qplane;
+        for (int ih = 0; ih < g.hin; ++ih) {
+          // tap (ki, kj) reads q[ih + ph - ki*dh + top][iw + pw - kj*dw + left]
+          const V* qrow = qc + static_cast<size_t>(ih + g.ph + top) * Wq + g.pw + left;
+          for (int iw = 0; iw < g.win; ++iw) {
+            if (mask && !(mask[static_cast<size_t>(ih) * g.win + iw] > T(0))) continue;
+            V* d = reinterpret_cast<V*>(dxp + (static_cast<size_t>(ih) * g.win + iw) * kSeeds);
+            V acc = *d;
+            const V* base = qrow + iw;
+            for (int ki = 0; ki < kh; ++ki)
+              for (int kj = 0; kj < kw; ++kj) acc += w[ki * kw + kj] * base[-(ki * g.dh) * Wq - kj * g.dw];
+            *d = acc;
+          }
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+TEGNAS_INLINE void conv_weight_grad_any(const Tensor<T>& x, const Grad<T>& dy, const ConvGeom& g, T* dw, size_t st) {
+  if (g.kh == 1 && g.kw == 1) conv_weight_grad<T, 1>(x, dy, g, dw, st);
+  else if (g.kh == 3 && g.kw == 3) conv_weight_grad<T, 3>(x, dy, g, dw, st);
+  else if (g.kh == 5 && g.kw == 5) conv_weight_grad<T, 5>(x, dy, g, dw, st);
+  else conv_weight_grad<T, 0>(x, dy, g, dw, st);
+}
+template <typename T>
+TEGNAS_INLINE void conv_data_grad_any(const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>& dx, const T* m) {
+  if (g.sh != 1 || g.sw != 1) conv_data_grad(w, dy, g, dx);
+  else if (g.kh == 1 && g.kw == 1) conv_data_grad_gather<T, 1>(w, dy, g, dx, m);
+  else if (g.kh == 3 && g.kw == 3) conv_data_grad_gather<T, 3>(w, dy, g, dx, m);
+  else if (g.kh == 5 && g.kw == 5) conv_data_grad_gather<T, 5>(w, dy, g, dx, m);
+  else conv_data_grad_gather<T, 0>(w, dy, g, dx, m);
+}
 TEGNAS_SIMD void conv_weight_grad_f(const Tensor<float>& x, const Grad<float>& dy, const ConvGeom& g, float* dw, size_t st) {
-  conv_weight_grad(x, dy, g, dw, st);
+  conv_weight_grad_any(x, dy, g, dw, st);
 }
 TEGNAS_SIMD void conv_weight_grad_d(const Tensor<double>& x, const Grad<double>& dy, const ConvGeom& g, double* dw, size_t st) {
-  conv_weight_grad(x, dy, g, dw, st);
+  conv_weight_grad_any(x, dy, g, dw, st);
 }
-TEGNAS_SIMD void conv_data_grad_f(const float* w, const Grad<float>& dy, const ConvGeom& g, Grad<float>& dx) {
-  conv_data_grad(w, dy, g, dx);
+TEGNAS_SIMD void conv_data_grad_f(const float* w, const Grad<float>& dy, const ConvGeom& g, Grad<float>& dx, const float* m) {
+  conv_data_grad_any(w, dy, g, dx, m);
 }
-TEGNAS_SIMD void conv_data_grad_d(const double* w, const Grad<double>& dy, const ConvGeom& g, Grad<double>& dx) {
-  conv_data_grad(w, dy, g, dx);
+TEGNAS_SIMD void conv_data_grad_d(const double* w, const Grad<double>& dy, const ConvGeom& g, Grad<double>& dx, const double* m) {
+  conv_data_grad_any(w, dy, g, dx, m);
 }
 inline void weight_grad(const Tensor<float>& x, const Grad<float>& dy, const ConvGeom& g, float* dw, size_t st) {
   conv_weight_grad_f(x, dy, g, dw, st);
@@ -179,15 +245,19 @@ inline void weight_grad(const Tensor<float>& x, const Grad<float>& dy, const Con
 inline void weight_grad(const Tensor<double>& x, const Grad<double>& dy, const ConvGeom& g, double* dw, size_t st) {
   conv_weight_grad_d(x, dy, g, dw, st);
 }
-inline void data_grad(const float* w, const Grad<float>& dy, const ConvGeom& g, Grad<float>& dx) { conv_data_grad_f(w, dy, g, dx); }
-inline void data_grad(const double* w, const Grad<double>& dy, const ConvGeom& g, Grad<double>& dx) { conv_data_grad_d(w, dy, g, dx); }
+inline void data_grad(const float* w, const Grad<float>& dy, const ConvGeom& g, Grad<float>& dx, const float* m) {
+  conv_data_grad_f(w, dy, g, dx, m);
+}
+inline void data_grad(const double* w, const Grad<double>& dy, const ConvGeom& g, Grad<double>& dx, const double* m) {
+  conv_data_grad_d(w, dy, g, dx, m);
+}
 }  // namespace
 
 template <typename T>
 void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx,
-                     T* dweight, size_t dw_stride, T* dbias, size_t db_stride) {
+                     T* dweight, size_t dw_stride, T* dbias, size_t db_stride, bool input_is_relu) {
   if (dweight) weight_grad(x, dy, g, dweight, dw_stride);
-  if (dx) data_grad(weight, dy, g, *dx);
+  if (dx) data_grad(weight, dy, g, *dx, input_is_relu ? x.data() : nullptr);
   if (dbias) {
     const size_t HW = static_cast<size_t>(g.hout) * g.wout;
     for (int co = 0; co < g.cout; ++co) {
@@ -205,8 +275,8 @@ void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, con
 template void conv2d_forward<float>(const Tensor<float>&, const float*, const float*, const ConvGeom&, Tensor<float>&);
 template void conv2d_forward<double>(const Tensor<double>&, const double*, const double*, const ConvGeom&, Tensor<double>&);
 template void conv2d_backward<float>(const Tensor<float>&, const float*, const Grad<float>&, const ConvGeom&,
-                                     Grad<float>*, float*, size_t, float*, size_t);
+                                     Grad<float>*, float*, size_t, float*, size_t, bool);
 template void conv2d_backward<double>(const Tensor<double>&, const double*, const Grad<double>&, const ConvGeom&,
-                                      Grad<double>*, double*, size_t, double*, size_t);
+                                      Grad<double>*, double*, size_t, double*, size_t, bool);
 
 }  // namespace tegnas

@@ -32,9 +32,10 @@ inline int window_out(int in, int k, int stride, int pad, int dil) {
 // conv2d: weight (cout, cin/groups, kh, kw), optional bias (cout).
 template <typename T>
 void conv2d_forward(const Tensor<T>& x, const T* weight, const T* bias, const ConvGeom& g, Tensor<T>& y);
+// input_is_relu: x is a ReLU's output, so dx is only needed where x > 0 (the ReLU backward drops the rest).
 template <typename T>
 void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx,
-                     T* dweight, size_t dw_stride, T* dbias, size_t db_stride);
+                     T* dweight, size_t dw_stride, T* dbias, size_t db_stride, bool input_is_relu = false);
 
 // BatchNorm2d in training mode (batch statistics, biased variance). The cache keeps x-hat and 1/std.
 template <typename T>

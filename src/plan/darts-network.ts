@@ -17,6 +17,12 @@ export interface DartsNetworkOptions {
   useStem?: boolean;
   stemMultiplier?: number;
   inputSize?: [number, number];
+  /**
+   * `search` (default): the search network's cells, N normal, reduction, N-1 normal, reduction, N-1
+   * normal. `eval`: the evaluation network's, N normal, reduction, N normal, reduction, N normal
+   * (DARTS' 20-cell CIFAR network is C=36, N=6).
+   */
+  layout?: 'search' | 'eval';
 }
 
 /** For each cell type, a map from edge key (`${node}<-${state}`) to the ops summed on it. */
@@ -80,8 +86,9 @@ export function buildDartsNetwork(selection: DartsSelection, options: DartsNetwo
   checkInt('input height', H, 1);
   checkInt('input width', W, 1);
   const sets = dartsEdgeSets(selection);
-  const channels = [...Array(N).fill(C), 2 * C, ...Array(N - 1).fill(2 * C), 4 * C, ...Array(N - 1).fill(4 * C)] as number[];
-  const reductions = [...Array(N).fill(false), true, ...Array(N - 1).fill(false), true, ...Array(N - 1).fill(false)] as boolean[];
+  const rest = options.layout === 'eval' ? N : N - 1;
+  const channels = [...Array(N).fill(C), 2 * C, ...Array(rest).fill(2 * C), 4 * C, ...Array(rest).fill(4 * C)] as number[];
+  const reductions = [...Array(N).fill(false), true, ...Array(rest).fill(false), true, ...Array(rest).fill(false)] as boolean[];
   const depth = options.depth !== undefined && options.depth > 0 ? Math.min(options.depth, channels.length) : channels.length;
   const keys = dartsEdgeKeys();
   const stemIn = useStem ? 3 : Math.min(3, C);

@@ -117,6 +117,8 @@ class FactorizedReduce(nn.Module):
     def __init__(self, c_in, c_out):
         super().__init__()
         half = c_out // 2
+        # an nn.ReLU module (as in the reference) so that ReLU hooks (linear regions, NASWOT) see it
+        self.relu = nn.ReLU()
         self.convs = nn.ModuleList([
             nn.Conv2d(c_in, half, 1, stride=2, bias=False),
             nn.Conv2d(c_in, c_out - half, 1, stride=2, bias=False),
@@ -124,7 +126,7 @@ class FactorizedReduce(nn.Module):
         self.bn = nn.BatchNorm2d(c_out)
 
     def forward(self, x):
-        x = F.relu(x)
+        x = self.relu(x)
         shifted = F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
         return self.bn(torch.cat([self.convs[0](x), self.convs[1](shifted)], dim=1))
 
