@@ -73,6 +73,31 @@ using SeedVec = typename SeedVecOf<T>::type;
 #define TEGNAS_HAVE_SEEDVEC 1
 #endif
 
+// Recycles gradient buffers between the nodes and passes of one worker, so the backward pass does
+// not page-fault its way through freshly mapped memory for every node of every seed chunk.
+template <typename T>
+struct GradPool {
+  std::vector<std::vector<T>> free;
+
+  void take(Grad<T>& g, int n, int c, int h, int w) {
+    const size_t need = static_cast<size_t>(n) * c * h * w * kSeeds;
+    size_t best = free.size();
+    for (size_t i = 0; i < free.size(); ++i)
+      if (free[i].capacity() >= need && (best == free.size() || free[i].capacity() < free[best].capacity())) best = i;
+    if (best < free.size()) {
+      g.v = std::move(free[best]);
+      free.erase(free.begin() + static_cast<long>(best));
+    }
+    g.n = n; g.c = c; g.h = h; g.w = w;
+    g.v.assign(need, T(0));
+  }
+  void give(Grad<T>& g) {
+    if (g.v.capacity() > 0) free.push_back(std::move(g.v));
+    g.v = std::vector<T>();
+    g.n = g.c = g.h = g.w = 0;
+  }
+};
+
 // Multi-versioned kernels: one binary carries AVX-512, AVX2 and baseline code and picks at load time.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(TEGNAS_NO_CLONES)
 #define TEGNAS_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))

@@ -77,7 +77,7 @@ BackwardSetup setup_backward(const Plan& plan, const std::vector<int>& req_param
 // rows: kSeeds x P parameter gradients (zeroed by the caller); dinput: the input gradient, or null.
 template <typename T>
 void backward_chunk(const Plan& plan, const T* params, const Activations<T>& acts, Grad<T>& out, const BackwardSetup& b,
-                    T* rows, Grad<T>* dinput) {
+                    T* rows, Grad<T>* dinput, GradPool<T>& pool) {
   const size_t n_nodes = plan.nodes.size();
   const int N = acts.N;
   const size_t P = b.P;
@@ -91,7 +91,7 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
     Grad<T>& t = g[node];
     if (t.empty()) {
       const Tensor<T>& a = acts.act[node];
-      t.reset(N, a.c, a.h, a.w);
+      pool.take(t, N, a.c, a.h, a.w);
     }
     return &t;
   };
@@ -141,7 +141,7 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         if (Grad<T>* dx = gin(nd.inputs[0])) shift_backward(dy, *dx);
         break;
     }
-    g[i].release();
+    pool.give(g[i]);
   }
   if (dinput) *dinput = std::move(g[0]);
 }
@@ -163,7 +163,8 @@ void run_backward(const Plan& plan, const T* params, const Activations<T>& acts,
       for (size_t e = 0; e < static_cast<size_t>(N) * K; ++e) out.at(e)[s] = seeds[(static_cast<size_t>(s0) + s) * N * K + e];
     std::fill(rows.begin(), rows.end(), T(0));
     Grad<T> din;
-    backward_chunk(plan, params, acts, out, b, rows.data(), dinput ? &din : nullptr);
+    GradPool<T> pool;
+    backward_chunk(plan, params, acts, out, b, rows.data(), dinput ? &din : nullptr, pool);
     for (int s = 0; s < ns; ++s) {
       if (grads) std::copy(rows.begin() + s * b.P, rows.begin() + (s + 1) * b.P, grads + (static_cast<size_t>(s0) + s) * b.P);
       if (dinput) {
@@ -192,6 +193,7 @@ void per_sample_gradients(const Plan& plan, const T* params, const T* x, int N, 
   std::exception_ptr err;
   auto worker = [&]() {
     std::vector<T> rows(static_cast<size_t>(kSeeds) * P);
+    GradPool<T> pool;
     for (;;) {
       int s0;
       {
@@ -203,11 +205,11 @@ void per_sample_gradients(const Plan& plan, const T* params, const T* x, int N, 
         const int ns = std::min(kSeeds, N - s0);
         // Seed s: one on every output of sample s0 + s (the gradient of that sample's summed logits).
         Grad<T> seed;
-        seed.reset(N, out.c, out.h, out.w);
+        pool.take(seed, N, out.c, out.h, out.w);
         for (int s = 0; s < ns; ++s)
           for (size_t k = 0; k < K; ++k) seed.at(static_cast<size_t>(s0 + s) * K + k)[s] = T(1);
         std::fill(rows.begin(), rows.end(), T(0));
-        backward_chunk(plan, params, acts, seed, b, rows.data(), static_cast<Grad<T>*>(nullptr));
+        backward_chunk(plan, params, acts, seed, b, rows.data(), static_cast<Grad<T>*>(nullptr), pool);
         for (int s = 0; s < ns; ++s) std::copy(rows.begin() + s * P, rows.begin() + (s + 1) * P, G + (static_cast<size_t>(s0) + s) * P);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);

@@ -4,19 +4,15 @@ import { TegnasError } from '../errors.js';
 import { backendInfo, nativeVersion } from '../native.js';
 import { UsageError } from './args.js';
 import { NTK_HELP, ntkCommand } from './ntk.js';
-import { SCORE_HELP, scoreCommand } from './score.js';
 
 const HELP = `tegnas: training-free neural architecture search (TE-NAS / TEG-NAS) in a native engine
 
 usage: tegnas <command> [options]
 
 commands:
-  score      the TEG indicators of one architecture
   ntk        per-sample gradients and NTK of a NAS-Bench-201 architecture on the shipped images
   backend    what the native addon was built with and which backend it uses
   version    print versions
-
-${SCORE_HELP}
 
 ${NTK_HELP}
 `;
@@ -36,9 +32,6 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'backend':
       process.stdout.write(`${JSON.stringify(backendInfo(), null, 2)}\n`);
-      return 0;
-    case 'score':
-      await scoreCommand(rest);
       return 0;
     case 'ntk':
       await ntkCommand(rest);
