@@ -11,6 +11,8 @@
 #include "graph/plan.h"
 #include "metrics/indicators.h"
 #include "metrics/patterns.h"
+#include "linalg/eigen.h"
+#include "linalg/solve.h"
 
 #ifndef TEGNAS_VERSION
 #define TEGNAS_VERSION "0.0.0"
@@ -620,7 +622,54 @@ Napi::Value PatternStats(const Napi::CallbackInfo& info) {
   }
 }
 
+// Square float64 matrix argument: (Float64Array of n*n, n).
+std::vector<double> square_of(const Napi::CallbackInfo& info, int& n) {
+  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw EngineError("expected (matrix: Float64Array of n x n values, n)");
+  n = checked_batch(info[1]);
+  return copy_checked<double>(info[0].As<Napi::TypedArray>(), static_cast<size_t>(n) * n, "matrix");
+}
+
+template <typename F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F&& f) {
+  try {
+    return f();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+// symmetricEigenvalues(matrix, n) -> Float64Array ascending (the NTK eigensolver).
+Napi::Value SymEig(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    int n = 0;
+    std::vector<double> a = square_of(info, n);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < i; ++j)
+        if (a[static_cast<size_t>(i) * n + j] != a[static_cast<size_t>(j) * n + i]) throw EngineError("the matrix is not symmetric");
+    return make_array(info.Env(), symmetric_eigenvalues(a.data(), n));
+  });
+}
+
+// solveLinear(matrix, n, rhs: Float64Array n x m, m) -> Float64Array n x m, or null when singular.
+Napi::Value SolveLinear(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    int n = 0;
+    std::vector<double> a = square_of(info, n);
+    if (info.Length() < 4 || !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      throw EngineError("expected (matrix, n, rhs: Float64Array of n x m values, m)");
+    const int m = checked_batch(info[3]);
+    std::vector<double> b = copy_checked<double>(info[2].As<Napi::TypedArray>(), static_cast<size_t>(n) * m, "rhs");
+    if (!lu_solve(a.data(), n, b.data(), m)) return info.Env().Null();
+    return make_array(info.Env(), b);
+  });
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  exports.Set("symmetricEigenvalues", Napi::Function::New(env, SymEig));
+  exports.Set("solveLinear", Napi::Function::New(env, SolveLinear));
   exports.Set("patternStats", Napi::Function::New(env, PatternStats));
   exports.Set("Network", Network::Init(env));
   exports.Set("version", Napi::String::New(env, TEGNAS_VERSION));

@@ -131,6 +131,8 @@ interface Binding {
   version: string;
   backendInfo(): BackendInfo;
   patternStats(bits: Uint8Array, count: number, nbits: number, pairwise?: boolean): { distinct: number; pairwise?: number };
+  symmetricEigenvalues(a: Float64Array, n: number): Float64Array;
+  solveLinear(a: Float64Array, n: number, b: Float64Array, m: number): Float64Array | null;
 }
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -178,6 +180,16 @@ export function backendInfo(): BackendInfo {
  */
 export function patternStats(bits: Uint8Array, count: number, nbits: number, pairwise = false): { distinct: number; pairwise?: number } {
   return wrap('patternStats', () => load().patternStats(bits, count, nbits, pairwise));
+}
+
+/** Eigenvalues, ascending, of a symmetric n x n float64 matrix (the engine's Jacobi eigensolver). */
+export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
+  return wrap('symmetricEigenvalues', () => load().symmetricEigenvalues(a, n));
+}
+
+/** Solves A X = B (A n x n, B n x m, float64, LU with partial pivoting); null when A is singular. */
+export function solveLinear(a: Float64Array, n: number, b: Float64Array, m: number): Float64Array | null {
+  return wrap('solveLinear', () => load().solveLinear(a, n, b, m));
 }
 
 /** A plan parsed and validated by the engine, ready to run many times. */
