@@ -4,15 +4,19 @@ import { TegnasError } from '../errors.js';
 import { backendInfo, nativeVersion } from '../native.js';
 import { UsageError } from './args.js';
 import { NTK_HELP, ntkCommand } from './ntk.js';
+import { SCORE_HELP, scoreCommand } from './score.js';
 
 const HELP = `tegnas: training-free neural architecture search (TE-NAS / TEG-NAS) in a native engine
 
 usage: tegnas <command> [options]
 
 commands:
+  score      the TEG indicators of one architecture
   ntk        per-sample gradients and NTK of a NAS-Bench-201 architecture on the shipped images
   backend    what the native addon was built with and which backend it uses
   version    print versions
+
+${SCORE_HELP}
 
 ${NTK_HELP}
 `;
@@ -33,6 +37,9 @@ async function main(argv: string[]): Promise<number> {
     case 'backend':
       process.stdout.write(`${JSON.stringify(backendInfo(), null, 2)}\n`);
       return 0;
+    case 'score':
+      await scoreCommand(rest);
+      return 0;
     case 'ntk':
       await ntkCommand(rest);
       return 0;
@@ -49,7 +56,7 @@ main(process.argv.slice(2)).then(
     const err = e as Error & { code?: string };
     const usage = e instanceof UsageError || e instanceof TegnasError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
       err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL';
-    process.stderr.write(`tegnas: ${err.message}\n`);
+    process.stderr.write(`tegnas: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
     process.exitCode = usage ? 2 : 1;
   },
 );

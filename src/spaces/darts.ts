@@ -4,6 +4,7 @@
  * states 0..k+1. A genotype lists 8 pairs per cell, 2 per node, in node order.
  */
 import { TegnasError } from '../errors.js';
+import type { Rng } from '../weights/rng.js';
 
 export const DARTS_OPS = [
   'none',
@@ -124,4 +125,57 @@ export function dartsEdgeKeys(): string[] {
   const keys: string[] = [];
   for (let i = 0; i < DARTS_STEPS; i++) for (let j = 0; j < i + 2; j++) keys.push(`${i}<-${j}`);
   return keys;
+}
+
+/** The ops a DARTS genotype may use (the reference never selects `none`). */
+export const DARTS_GENOTYPE_OPS = DARTS_OPS.filter((o) => o !== 'none');
+
+function cellPairs(rng: Rng): DartsPair[] {
+  const pairs: DartsPair[] = [];
+  for (let k = 0; k < DARTS_STEPS; k++) {
+    // Top-2 edges of uniform random weights = a uniform pair of distinct input states; each op uniform.
+    const [a, b] = rng.sample(Array.from({ length: k + 2 }, (_, i) => i), 2).sort((x, y) => x - y);
+    for (const input of [a, b]) pairs.push([DARTS_GENOTYPE_OPS[rng.int(DARTS_GENOTYPE_OPS.length)], input]);
+  }
+  return pairs;
+}
+
+/** A random genotype as the reference draws one (DARTS parse of uniform random architecture weights). */
+export function randomGenotype(rng: Rng): Genotype {
+  return { normal: cellPairs(rng), normalConcat: [2, 3, 4, 5], reduce: cellPairs(rng), reduceConcat: [2, 3, 4, 5] };
+}
+
+/**
+ * Regularised evolution's DARTS mutation: half the time rewire one input of one node (to another
+ * state that is not the node's other input), else give one edge another op (never `none`). The
+ * reference may also draw `none` or a duplicate input; tegnas keeps every child a valid genotype.
+ */
+export function mutateGenotype(g: Genotype, rng: Rng): Genotype {
+  const child: Genotype = {
+    normal: g.normal.map(([o, i]) => [o, i] as DartsPair),
+    normalConcat: [...g.normalConcat],
+    reduce: g.reduce.map(([o, i]) => [o, i] as DartsPair),
+    reduceConcat: [...g.reduceConcat],
+  };
+  const cell = rng.int(2) === 0 ? child.normal : child.reduce;
+  const node = rng.int(DARTS_STEPS);
+  const slot = 2 * node + rng.int(2);
+  const other = cell[slot ^ 1][1];
+  const inputs = Array.from({ length: node + 2 }, (_, i) => i).filter((i) => i !== cell[slot][1] && i !== other);
+  if (rng.int(2) === 0 && inputs.length > 0) cell[slot][1] = inputs[rng.int(inputs.length)];
+  else {
+    const ops = DARTS_GENOTYPE_OPS.filter((o) => o !== cell[slot][0]);
+    cell[slot][0] = ops[rng.int(ops.length)];
+  }
+  return validateGenotype(child);
+}
+
+/** Canonical text for caching: each node's two (op, input) pairs sorted by input. */
+export function genotypeKey(g: Genotype): string {
+  const sortCell = (pairs: DartsPair[]) => {
+    const out: DartsPair[] = [];
+    for (let k = 0; k < DARTS_STEPS; k++) out.push(...[pairs[2 * k], pairs[2 * k + 1]].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0])));
+    return out;
+  };
+  return formatGenotype({ ...g, normal: sortCell(g.normal), reduce: sortCell(g.reduce) });
 }

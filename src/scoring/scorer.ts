@@ -1,0 +1,253 @@
+/**
+ * The scorer of a search: the reference's networks and batches, fixed once (repeat x initialised NTK
+ * and thin supernets, one NTK batch, one validation batch, the region crops), then `score(arch)` for
+ * any number of architectures, cached by canonical key.
+ */
+import { type IndicatorBatches, batchesFromInputsFile, indicatorBatches } from '../data/batches.js';
+import { type DatasetName, datasetInfo } from '../data/datasets.js';
+import { TegnasError } from '../errors.js';
+import { NativeNet } from '../native.js';
+import { paramGroupIndices } from '../network.js';
+import { Network } from '../network.js';
+import { buildDartsNetwork } from '../plan/darts-network.js';
+import { buildTinyNetwork } from '../plan/tiny-network.js';
+import type { NetworkPlan } from '../plan/types.js';
+import { type Genotype, formatGenotype, genotypeKey, parseGenotype } from '../spaces/darts.js';
+import { formatNb201, nb201CanonicalKey, parseNb201 } from '../spaces/nb201.js';
+import { INIT_NAMES, type InitName, initParams } from '../weights/init.js';
+import { readSafetensors } from '../weights/safetensors.js';
+import { planCost } from './cost.js';
+import { type RepeatScores, SPACES, type SpaceName, type TegScores } from './indicators.js';
+
+export interface ScorerOptions {
+  space: SpaceName;
+  dataset?: DatasetName;
+  dataDir?: string;
+  seed?: number;
+  /** Independently initialised networks per indicator (default 3). */
+  repeat?: number;
+  /** Initialiser of the NTK networks (default torch-default, as the reference's RL and evolution runs). */
+  init?: InitName;
+  /** Initialiser of the thin networks (default: the same as `init`). */
+  thinInit?: InitName;
+  /** NTK and validation batch size (default 64). */
+  batchSize?: number;
+  /** A different NTK batch per repeat (default false: the reference reuses one). */
+  batchPerRepeat?: boolean;
+  /** Safetensors file with `ntk.<r>.<name>` and `thin.<r>.<name>` for every repeat r. */
+  weights?: string;
+  /** Safetensors file with `ntk.x`, `ntk.y`, `val.x`, `val.y`, `regions.x`. */
+  inputs?: string;
+  /** Batches given directly (instead of `dataset` / `inputs`). */
+  batches?: IndicatorBatches;
+  /** Native threads (default: all cores). */
+  threads?: number;
+  /** Compute the regression error (default true). */
+  mse?: boolean;
+  /** Compute NASWOT (default true). */
+  naswot?: boolean;
+  /** Cache scores by canonical key (default true). */
+  cache?: boolean;
+}
+
+/** An architecture: an NB201 arch string, a DARTS genotype text, or a DARTS genotype object. */
+export type Architecture = string | Genotype;
+
+interface SpaceSpec {
+  ntk: (arch: Architecture, classes: number) => NetworkPlan;
+  thin: (arch: Architecture, classes: number) => NetworkPlan;
+  evaluation: (arch: Architecture, classes: number, inputSize: number) => NetworkPlan;
+  normalise: (arch: Architecture) => { text: string; key: string };
+}
+
+const SPACE_SPECS: Record<SpaceName, SpaceSpec> = {
+  'nas-bench-201': {
+    ntk: (a, k) => buildTinyNetwork(a as string, { C: 3, N: 1, classes: k }),
+    thin: (a, k) => buildTinyNetwork(a as string, { C: 1, N: 1, depth: 1, useStem: false, classes: k }),
+    evaluation: (a, k, s) => buildTinyNetwork(a as string, { C: 16, N: 5, classes: k, inputSize: [s, s] }),
+    normalise: (a) => {
+      if (typeof a !== 'string') throw new TegnasError('E_ARCH', 'a NAS-Bench-201 architecture is an arch string');
+      const text = formatNb201(parseNb201(a));
+      return { text, key: nb201CanonicalKey(text) };
+    },
+  },
+  darts: {
+    ntk: (a, k) => buildDartsNetwork(a, { C: 1, N: 1, depth: 2, classes: k }),
+    thin: (a, k) => buildDartsNetwork(a, { C: 1, N: 1, depth: 2, useStem: false, classes: k }),
+    evaluation: (a, k, s) => buildDartsNetwork(a, { C: 36, N: 6, classes: k, layout: 'eval', stemMultiplier: 3, inputSize: [s, s] }),
+    normalise: (a) => {
+      const g = typeof a === 'string' ? parseGenotype(a) : a;
+      return { text: formatGenotype(g), key: genotypeKey(g) };
+    },
+  },
+};
+
+function checkInt(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new TegnasError('E_INPUT', `${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Derives the seed of one network: a bigint so that no two (seed, role, repeat) triples collide. */
+function networkSeed(seed: number, role: 'ntk' | 'thin', r: number): bigint {
+  return (BigInt(seed) << 16n) | (BigInt(r) << 1n) | (role === 'thin' ? 1n : 0n);
+}
+
+export class Scorer {
+  readonly space: SpaceName;
+  readonly repeat: number;
+  readonly batches: IndicatorBatches;
+  readonly classes: number;
+  readonly options: Readonly<ScorerOptions>;
+  readonly #spec: SpaceSpec;
+  readonly #ntkParams: Float32Array[] = [];
+  readonly #thinParams: Float32Array[] = [];
+  readonly #cache = new Map<string, TegScores>();
+  #evaluations = 0;
+
+  constructor(options: ScorerOptions) {
+    if (!SPACES.includes(options.space))
+      throw new TegnasError('E_INPUT', `space must be one of ${SPACES.join(', ')}, got ${JSON.stringify(options.space)}`);
+    this.options = { ...options };
+    this.space = options.space;
+    this.#spec = SPACE_SPECS[options.space];
+    this.repeat = checkInt('repeat', options.repeat ?? 3, 1, 100);
+    const seed = checkInt('seed', options.seed ?? 0, 0);
+    const init = options.init ?? 'torch-default';
+    const thinInit = options.thinInit ?? init;
+    for (const [n, v] of [['init', init], ['thinInit', thinInit]] as const)
+      if (!INIT_NAMES.includes(v)) throw new TegnasError('E_INPUT', `${n} must be one of ${INIT_NAMES.join(', ')}, got ${JSON.stringify(v)}`);
+    if (options.threads !== undefined) checkInt('threads', options.threads, 1, 1024);
+
+    this.batches =
+      options.batches ??
+      (options.inputs
+        ? batchesFromInputsFile(options.inputs, { classes: datasetInfo(options.dataset ?? 'cifar10').classes })
+        : indicatorBatches({
+            dataset: options.dataset ?? 'cifar10',
+            dataDir: options.dataDir,
+            seed,
+            batchSize: options.batchSize ?? 64,
+            repeat: this.repeat,
+            batchPerRepeat: options.batchPerRepeat ?? false,
+          }));
+    this.classes = this.batches.classes;
+
+    // Every architecture's plan declares the whole supernet, so one weight vector per repeat serves all.
+    const probe = this.#spec.normalise(this.space === 'darts' ? DEFAULT_DARTS : DEFAULT_NB201).text;
+    const ntkTemplate = new Network(this.#spec.ntk(probe, this.classes));
+    const thinTemplate = new Network(this.#spec.thin(probe, this.classes));
+    const file = options.weights ? readSafetensors(options.weights) : undefined;
+    for (let r = 0; r < this.repeat; r++) {
+      if (file) {
+        ntkTemplate.setWeights(file.tensors, { prefix: `ntk.${r}.`, allowUnknown: true }, options.weights);
+        thinTemplate.setWeights(file.tensors, { prefix: `thin.${r}.`, allowUnknown: true }, options.weights);
+      } else {
+        ntkTemplate.init(init, networkSeed(seed, 'ntk', r));
+        thinTemplate.init(thinInit, networkSeed(seed, 'thin', r));
+      }
+      this.#ntkParams.push(ntkTemplate.params.slice());
+      this.#thinParams.push(thinTemplate.params.slice());
+    }
+    if (file) {
+      for (const k of file.tensors.keys()) {
+        const m = /^(ntk|thin)\.(\d+)\./.exec(k);
+        if (!m) throw new TegnasError('E_WEIGHTS', `${options.weights}: unknown tensor '${k}'; names must start with ntk.<r>. or thin.<r>.`);
+        if (Number(m[2]) >= this.repeat)
+          throw new TegnasError('E_WEIGHTS', `${options.weights}: tensor '${k}' is for repeat ${m[2]} but repeat is ${this.repeat}`);
+      }
+    }
+  }
+
+  /** Architectures evaluated (not counting cache hits). */
+  get evaluations(): number {
+    return this.#evaluations;
+  }
+
+  async score(arch: Architecture): Promise<TegScores> {
+    const t0 = performance.now();
+    const { text, key } = this.#spec.normalise(arch);
+    const useCache = this.options.cache ?? true;
+    const hit = useCache ? this.#cache.get(key) : undefined;
+    if (hit) return { ...hit, arch: text, cached: true, seconds: { ntk: 0, regions: 0, naswot: 0, total: 0 } };
+
+    const ntkPlan = this.#spec.ntk(text, this.classes);
+    const ntk = new NativeNet(ntkPlan);
+    const thin = new NativeNet(this.#spec.thin(text, this.classes));
+    const weights = paramGroupIndices(ntkPlan, ntk.info.usedParams, 'weights');
+    const cells = paramGroupIndices(ntkPlan, ntk.info.usedParams, 'cell-weights');
+    const b = this.batches;
+    const seconds = { ntk: 0, regions: 0, naswot: 0, total: 0 };
+    const repeats: RepeatScores[] = [];
+    for (let r = 0; r < this.repeat; r++) {
+      const nb = b.ntk[Math.min(r, b.ntk.length - 1)];
+      const vb = b.val[Math.min(r, b.val.length - 1)];
+      let t = performance.now();
+      const res = await ntk.ntkIndicatorsAsync(
+        this.#ntkParams[r],
+        {
+          x: nb.x,
+          batch: nb.count,
+          val: (this.options.mse ?? true) ? { x: vb.x, batch: vb.count, y: vb.y, trainY: nb.y, classes: this.classes } : undefined,
+        },
+        weights,
+        cells,
+        this.options.threads,
+      );
+      seconds.ntk += (performance.now() - t) / 1000;
+      t = performance.now();
+      const regionBatch = b.regionBatchSize;
+      const reg = thin.linearRegions(this.#thinParams[r], b.regions.x, regionBatch, b.regions.count / regionBatch);
+      seconds.regions += (performance.now() - t) / 1000;
+      t = performance.now();
+      const nw = (this.options.naswot ?? true) ? ntk.naswot(this.#ntkParams[r], nb.x, nb.count) : { logdet: null };
+      seconds.naswot += (performance.now() - t) / 1000;
+      const reasons = [res.condBad ? `NTK: ${res.condReason}` : '', res.mseBad ? `regression: ${res.mseReason}` : ''].filter(Boolean);
+      repeats.push({
+        cond: res.cond,
+        condBad: res.condBad,
+        mse: res.mse ?? null,
+        mseBad: res.mseBad ?? false,
+        regions: reg.regions,
+        naswot: nw.logdet,
+        ...(reasons.length ? { reason: `repeat ${r}: ${reasons.join('; ')}` } : {}),
+      });
+    }
+    const mean = (xs: (number | null)[]): number | null => {
+      const good = xs.filter((v): v is number => v !== null && Number.isFinite(v));
+      return good.length ? good.reduce((a, c) => a + c, 0) / good.length : null;
+    };
+    const bad = repeats.some((r) => r.condBad || r.mseBad);
+    const inputSize = b.ntk[0].shape[1];
+    const evalPlan = this.#spec.evaluation(text, this.classes, inputSize);
+    const cost = planCost(evalPlan, new NativeNet(evalPlan).info);
+    seconds.total = (performance.now() - t0) / 1000;
+    const scores: TegScores = {
+      arch: text,
+      key,
+      cond: mean(repeats.map((r) => r.cond)),
+      mse: mean(repeats.map((r) => r.mse)),
+      regions: repeats.reduce((a, r) => a + r.regions, 0) / repeats.length,
+      naswot: mean(repeats.map((r) => r.naswot)),
+      params: cost.params,
+      flops: cost.flops,
+      bad,
+      ...(bad ? { badReason: repeats.map((r) => r.reason).filter(Boolean).join('; ') } : {}),
+      repeats,
+      seconds,
+      cached: false,
+    };
+    this.#evaluations++;
+    if (useCache) this.#cache.set(key, scores);
+    return scores;
+  }
+}
+
+const DEFAULT_NB201 = '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|';
+const DEFAULT_DARTS =
+  "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])";
+
+/** Scores one architecture with a fresh scorer (for many architectures, keep a Scorer). */
+export async function score(arch: Architecture, options: ScorerOptions): Promise<TegScores> {
+  return new Scorer(options).score(arch);
+}
