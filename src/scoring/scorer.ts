@@ -9,11 +9,11 @@ import { TegnasError } from '../errors.js';
 import { NativeNet } from '../native.js';
 import { paramGroupIndices } from '../network.js';
 import { Network } from '../network.js';
-import { buildDartsNetwork } from '../plan/darts-network.js';
-import { buildTinyNetwork } from '../plan/tiny-network.js';
+import { type DartsSelection, type DartsSupernetSelection, buildDartsNetwork, dartsEdgeSets } from '../plan/darts-network.js';
+import { type Nb201Selection, buildTinyNetwork, nb201EdgeSets } from '../plan/tiny-network.js';
 import type { NetworkPlan } from '../plan/types.js';
 import { type Genotype, formatGenotype, genotypeKey, parseGenotype } from '../spaces/darts.js';
-import { formatNb201, nb201CanonicalKey, parseNb201 } from '../spaces/nb201.js';
+import { type Nb201Op, formatNb201, nb201CanonicalKey, parseNb201 } from '../spaces/nb201.js';
 import { INIT_NAMES, type InitName, initParams } from '../weights/init.js';
 import { readSafetensors } from '../weights/safetensors.js';
 import { planCost } from './cost.js';
@@ -50,8 +50,17 @@ export interface ScorerOptions {
   cache?: boolean;
 }
 
-/** An architecture: an NB201 arch string, a DARTS genotype text, or a DARTS genotype object. */
-export type Architecture = string | Genotype;
+/**
+ * An architecture: an NB201 arch string, a DARTS genotype text or object; or a supernet with a set of
+ * ops per edge, summed (an NB201 list of 6 op sets, a DARTS map of edge keys to op lists per cell).
+ */
+export type Architecture = string | Genotype | Nb201Op[][] | DartsSupernetSelection;
+
+/** Text of an NB201 supernet: the arch-string layout with the ops of an edge joined by ','. */
+export function formatNb201Supernet(sets: Nb201Op[][]): string {
+  const e = nb201EdgeSets(sets).map((ops) => ops.join(','));
+  return `|${e[0]}~0|+|${e[1]}~0|${e[2]}~1|+|${e[3]}~0|${e[4]}~1|${e[5]}~2|`;
+}
 
 interface SpaceSpec {
   ntk: (arch: Architecture, classes: number) => NetworkPlan;
@@ -62,25 +71,51 @@ interface SpaceSpec {
 
 const SPACE_SPECS: Record<SpaceName, SpaceSpec> = {
   'nas-bench-201': {
-    ntk: (a, k) => buildTinyNetwork(a as string, { C: 3, N: 1, classes: k }),
-    thin: (a, k) => buildTinyNetwork(a as string, { C: 1, N: 1, depth: 1, useStem: false, classes: k }),
-    evaluation: (a, k, s) => buildTinyNetwork(a as string, { C: 16, N: 5, classes: k, inputSize: [s, s] }),
+    ntk: (a, k) => buildTinyNetwork(nb201Selection(a), { C: 3, N: 1, classes: k }),
+    thin: (a, k) => buildTinyNetwork(nb201Selection(a), { C: 1, N: 1, depth: 1, useStem: false, classes: k }),
+    evaluation: (a, k, s) => buildTinyNetwork(nb201Selection(a), { C: 16, N: 5, classes: k, inputSize: [s, s] }),
     normalise: (a) => {
-      if (typeof a !== 'string') throw new TegnasError('E_ARCH', 'a NAS-Bench-201 architecture is an arch string');
+      if (Array.isArray(a)) {
+        const text = formatNb201Supernet(a as Nb201Op[][]);
+        return { text, key: `supernet:${text}` };
+      }
+      if (typeof a !== 'string') throw new TegnasError('E_ARCH', 'a NAS-Bench-201 architecture is an arch string or a list of 6 op sets');
+      if (a.includes(',')) return { text: a, key: `supernet:${a}` };
       const text = formatNb201(parseNb201(a));
       return { text, key: nb201CanonicalKey(text) };
     },
   },
   darts: {
-    ntk: (a, k) => buildDartsNetwork(a, { C: 1, N: 1, depth: 2, classes: k }),
-    thin: (a, k) => buildDartsNetwork(a, { C: 1, N: 1, depth: 2, useStem: false, classes: k }),
-    evaluation: (a, k, s) => buildDartsNetwork(a, { C: 36, N: 6, classes: k, layout: 'eval', stemMultiplier: 3, inputSize: [s, s] }),
+    ntk: (a, k) => buildDartsNetwork(dartsSelection(a), { C: 1, N: 1, depth: 2, classes: k }),
+    thin: (a, k) => buildDartsNetwork(dartsSelection(a), { C: 1, N: 1, depth: 2, useStem: false, classes: k }),
+    evaluation: (a, k, s) => buildDartsNetwork(dartsSelection(a), { C: 36, N: 6, classes: k, layout: 'eval', stemMultiplier: 3, inputSize: [s, s] }),
     normalise: (a) => {
-      const g = typeof a === 'string' ? parseGenotype(a) : a;
+      if (typeof a === 'object' && !Array.isArray(a) && !Array.isArray((a as Genotype).normal)) {
+        const sets = dartsEdgeSets(a as DartsSupernetSelection);
+        const text = `DartsSupernet(${JSON.stringify(sets)})`;
+        return { text, key: text };
+      }
+      if (typeof a === 'string' && a.startsWith('DartsSupernet(')) return { text: a, key: a };
+      const g = typeof a === 'string' ? parseGenotype(a) : (a as Genotype);
       return { text: formatGenotype(g), key: genotypeKey(g) };
     },
   },
 };
+
+/** The builder's input for a normalised NB201 text: an arch string, or op sets for a supernet text. */
+function nb201Selection(a: Architecture): Nb201Selection {
+  if (typeof a === 'string' && a.includes(',')) {
+    const m = /^\|([^|]+)~0\|\+\|([^|]+)~0\|([^|]+)~1\|\+\|([^|]+)~0\|([^|]+)~1\|([^|]+)~2\|$/.exec(a);
+    if (!m) throw new TegnasError('E_ARCH', `invalid NAS-Bench-201 supernet text ${JSON.stringify(a)}`);
+    return m.slice(1).map((e) => e.split(',') as Nb201Op[]);
+  }
+  return a as Nb201Selection;
+}
+
+function dartsSelection(a: Architecture): DartsSelection {
+  if (typeof a === 'string' && a.startsWith('DartsSupernet(')) return JSON.parse(a.slice('DartsSupernet('.length, -1)) as DartsSupernetSelection;
+  return a as DartsSelection;
+}
 
 function checkInt(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)

@@ -1,0 +1,35 @@
+/**
+ * Regularised evolution (Real et al. 2019) with TEG rank-sums as fitness (spec section 5): a population
+ * of random architectures; each step draws `sample` of them without replacement, takes the rank-sum
+ * best as parent, scores a mutated child, appends it and removes the oldest. The result is the rank-sum
+ * best of the final population.
+ */
+import { type Genotype, mutateGenotype, parseGenotype, randomGenotype } from '../spaces/darts.js';
+import { mutateNb201, randomNb201 } from '../spaces/nb201.js';
+import { SearchLog, type Evaluation, type Evaluator, type SearchOptions, type SearchResult } from './types.js';
+
+export interface EvolutionOptions extends SearchOptions {
+  population?: number;
+  sample?: number;
+  steps?: number;
+}
+
+export async function evolution(evaluator: Evaluator, options: EvolutionOptions = {}): Promise<SearchResult> {
+  const P = options.population ?? 256, S = options.sample ?? 64, steps = options.steps ?? 1000;
+  const log = new SearchLog('evolution', evaluator, options, P + steps);
+  const darts = evaluator.space === 'darts';
+  const population: Evaluation[] = [];
+  for (let i = 0; i < P; i++) {
+    population.push(await log.evaluate(darts ? randomGenotype(log.rng) : randomNb201(log.rng)));
+    log.progress(log.history.length, population);
+  }
+  for (let i = 0; i < steps; i++) {
+    const candidates = log.rng.sample(population, Math.min(S, population.length));
+    const parent = candidates[log.bestOf(candidates)];
+    const child = darts ? mutateGenotype(parseGenotype(parent.arch) as Genotype, log.rng) : mutateNb201(parent.arch, log.rng);
+    population.push(await log.evaluate(child));
+    population.shift();
+    log.progress(log.history.length, population);
+  }
+  return log.result(population[log.bestOf(population)]);
+}
