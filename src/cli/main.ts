@@ -4,19 +4,27 @@ import { TegnasError } from '../errors.js';
 import { backendInfo, nativeVersion } from '../native.js';
 import { UsageError } from './args.js';
 import { NTK_HELP, ntkCommand } from './ntk.js';
+import { NB201_HELP, nb201Command } from './nb201.js';
 import { SCORE_HELP, scoreCommand } from './score.js';
+import { SEARCH_HELP, searchCommand } from './search.js';
 
 const HELP = `tegnas: training-free neural architecture search (TE-NAS / TEG-NAS) in a native engine
 
 usage: tegnas <command> [options]
 
 commands:
+  search     a training-free architecture search (evolution, reinforce, prune, random)
+  nb201      NAS-Bench-201 ground truth of an architecture, an index, or the top K
   score      the TEG indicators of one architecture
   ntk        per-sample gradients and NTK of a NAS-Bench-201 architecture on the shipped images
   backend    what the native addon was built with and which backend it uses
   version    print versions
 
+${SEARCH_HELP}
+
 ${SCORE_HELP}
+
+${NB201_HELP}
 
 ${NTK_HELP}
 `;
@@ -36,6 +44,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'backend':
       process.stdout.write(`${JSON.stringify(backendInfo(), null, 2)}\n`);
+      return 0;
+    case 'search':
+      await searchCommand(rest);
+      return 0;
+    case 'nb201':
+      await nb201Command(rest);
       return 0;
     case 'score':
       await scoreCommand(rest);

@@ -1,0 +1,140 @@
+/** `tegnas search`: a full training-free search, answered at the end by the NAS-Bench-201 ground truth. */
+import { existsSync, statSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type Nb201Dataset, NB201_DATASETS, nb201Table } from '../benchmarks/nb201.js';
+import { DATASETS, type DatasetName } from '../data/datasets.js';
+import { SPACES, type SpaceName } from '../scoring/indicators.js';
+import { Scorer, type ScorerOptions } from '../scoring/scorer.js';
+import { runSearch } from '../search/run.js';
+import { ALGOS, type AlgoName } from '../search/types.js';
+import { INIT_NAMES, type InitName } from '../weights/init.js';
+import { UsageError, choiceFlag, intFlag } from './args.js';
+import { progressPrinter } from './progress.js';
+
+export const SEARCH_HELP = `tegnas search [options]
+  A training-free architecture search guided by the TEG indicators.
+  --space NAME        nas-bench-201 | darts (default nas-bench-201)
+  --algo NAME         ${ALGOS.join(' | ')} (default evolution)
+  --dataset NAME      ${DATASETS.join(' | ')} (default cifar10: the shipped images)
+  --data-dir DIR      where the dataset's official files are
+  --seed N            seed of the networks, batches and search (default 0)
+  --steps N           evolution: 1000 mutations; reinforce: 500 steps; random: 1256 evaluations
+  --population N      evolution population (default 256)
+  --sample N          evolution tournament size (default 64)
+  --lr X              REINFORCE learning rate (default 0.04, DARTS 0.07)
+  --repeat N          networks per indicator (default 3)
+  --batch-size N      NTK batch (default 64; pruning: 72 NAS-Bench-201, 14 DARTS)
+  --init NAME         ${INIT_NAMES.join(' | ')} (default: the reference's for the algorithm)
+  --threads N         engine threads (default: all cores)
+  --out FILE.json     write the result and the history of every evaluation`;
+
+function floatFlag(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(v.trim()) || !(n > min && n <= max))
+    throw new UsageError(`--${name} must be a number in (${min}, ${max}], got '${v}'`);
+  return n;
+}
+
+export async function searchCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      space: { type: 'string' },
+      algo: { type: 'string' },
+      dataset: { type: 'string' },
+      'data-dir': { type: 'string' },
+      seed: { type: 'string' },
+      steps: { type: 'string' },
+      population: { type: 'string' },
+      sample: { type: 'string' },
+      lr: { type: 'string' },
+      repeat: { type: 'string' },
+      'batch-size': { type: 'string' },
+      init: { type: 'string' },
+      threads: { type: 'string' },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+  // Every flag is checked before any work starts.
+  const space = choiceFlag<SpaceName>('space', values.space, 'nas-bench-201', SPACES);
+  const algo = choiceFlag<AlgoName>('algo', values.algo, 'evolution', ALGOS);
+  const dataset = choiceFlag<DatasetName>('dataset', values.dataset, 'cifar10', DATASETS);
+  const seed = intFlag('seed', values.seed, 0, 0);
+  const spaceSize = space === 'nas-bench-201' ? 15625 : Number.MAX_SAFE_INTEGER;
+  const defaultSteps = { evolution: 1000, reinforce: 500, random: 1256, prune: 0 }[algo];
+  const steps = intFlag('steps', values.steps, defaultSteps, algo === 'prune' ? 0 : 1, 1_000_000);
+  const population = intFlag('population', values.population, 256, 1, spaceSize);
+  const sample = intFlag('sample', values.sample, Math.min(64, population), 1, population);
+  const lr = floatFlag('lr', values.lr, space === 'darts' ? 0.07 : 0.04, 0, 100);
+  const repeat = intFlag('repeat', values.repeat, 3, 1, 100);
+  const batchSize = intFlag('batch-size', values['batch-size'], algo === 'prune' ? (space === 'darts' ? 14 : 72) : 64, 2, 4096);
+  const init = values.init === undefined ? undefined : choiceFlag<InitName>('init', values.init, 'torch-default', INIT_NAMES);
+  const threads = values.threads === undefined ? undefined : intFlag('threads', values.threads, 1, 1, 1024);
+  const dataDir = values['data-dir'];
+  if (dataDir !== undefined && (!existsSync(dataDir) || !statSync(dataDir).isDirectory()))
+    throw new UsageError(`--data-dir ${dataDir} is not a readable folder`);
+  if (values.out !== undefined && !values.out.trim()) throw new UsageError('--out must be a file name');
+
+  const base: ScorerOptions = { space, dataset, dataDir, seed, repeat, batchSize, threads };
+  const teg = new Scorer({ ...base, batchSize: algo === 'prune' ? 64 : batchSize, init: init ?? 'torch-default' });
+  const progress = progressPrinter();
+  const result = await runSearch(algo, teg, {
+    seed,
+    steps,
+    population,
+    sample,
+    lr,
+    onProgress: progress.update,
+    // TE-NAS pruning: kaiming-fanout NTK and kaiming-fanin thin networks, fresh each round, cond and regions only.
+    pruneEvaluator: (round) =>
+      new Scorer({ ...base, seed: seed * 1000 + round, init: init ?? 'kaiming-fanout', thinInit: init ?? 'kaiming-fanin', mse: false, naswot: false }),
+  });
+  progress.done();
+
+  const nb201 = space === 'nas-bench-201' ? nb201Table().byArch(result.best.arch) : undefined;
+  const ranks = nb201 ? Object.fromEntries(NB201_DATASETS.map((d) => [d, nb201Table().rank(result.best.arch, d)])) : undefined;
+  const s = result.best.scores;
+  const f = (v: number | null, d = 5) => (v === null ? 'n/a' : v.toPrecision(d));
+  const lines = [
+    `${algo} on ${space} (${teg.batches.source}), seed ${seed}`,
+    `best        ${result.best.arch}`,
+    `indicators  cond ${f(s.cond)}  mse ${f(s.mse)}  regions ${s.regions.toFixed(1)}  naswot ${f(s.naswot)}  params ${s.params.toFixed(3)} M  flops ${s.flops.toFixed(1)} M${s.bad ? `  BAD: ${s.badReason}` : ''}`,
+  ];
+  if (nb201 && ranks) {
+    lines.push(`NAS-Bench-201 index ${nb201.index}, test accuracy (rank among 15,625):`);
+    for (const d of ['cifar10', 'cifar100', 'ImageNet16-120'] as Nb201Dataset[])
+      lines.push(`  ${d.padEnd(15)} ${nb201.accuracy[d].toFixed(2)} %  (#${ranks[d]})`);
+    lines.push(`  cifar10-valid   ${nb201.accuracy['cifar10-valid'].toFixed(2)} %  (x-valid, #${ranks['cifar10-valid']})`);
+  }
+  lines.push(`evaluations ${result.evaluations} (${result.unique} unique), ${result.seconds.toFixed(1)} s`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  if (values.out) {
+    const json = {
+      algo,
+      space,
+      dataset,
+      seed,
+      options: { steps, population, sample, lr, repeat, batchSize, init: init ?? null },
+      best: { arch: result.best.arch, scores: result.best.scores, ...(nb201 ? { nb201: { ...nb201, rank: ranks } } : {}) },
+      evaluations: result.evaluations,
+      unique: result.unique,
+      seconds: result.seconds,
+      history: result.history.map((e) => ({
+        step: e.step,
+        arch: e.arch,
+        cond: e.scores.cond,
+        mse: e.scores.mse,
+        regions: e.scores.regions,
+        naswot: e.scores.naswot,
+        bad: e.scores.bad,
+        ...(e.reward !== undefined ? { reward: e.reward } : {}),
+        ...(space === 'nas-bench-201' && !e.arch.includes(',') ? { accuracy: nb201Table().byArch(e.arch).accuracy.cifar10 } : {}),
+      })),
+    };
+    writeFileSync(values.out, `${JSON.stringify(json, null, 2)}\n`);
+  }
+}
