@@ -79,7 +79,8 @@ template <typename T>
 struct GradPool {
   std::vector<std::vector<T>> free;
 
-  void take(Grad<T>& g, int n, int c, int h, int w) {
+  // zero = false leaves the contents undefined, for a first writer that overwrites every element.
+  void take(Grad<T>& g, int n, int c, int h, int w, bool zero = true) {
     const size_t need = static_cast<size_t>(n) * c * h * w * kSeeds;
     size_t best = free.size();
     for (size_t i = 0; i < free.size(); ++i)
@@ -89,7 +90,8 @@ struct GradPool {
       free.erase(free.begin() + static_cast<long>(best));
     }
     g.n = n; g.c = c; g.h = h; g.w = w;
-    g.v.assign(need, T(0));
+    if (zero) g.v.assign(need, T(0));
+    else g.v.resize(need);
   }
   void give(Grad<T>& g) {
     if (g.v.capacity() > 0) free.push_back(std::move(g.v));

@@ -51,6 +51,7 @@ struct BackwardSetup {
   std::vector<long long> col;  // column offset of each parameter in a row, -1 when not requested
   size_t P = 0;
   std::vector<bool> up;        // the gradient of this node's output is needed
+  std::vector<int> consumers;  // live nodes reading each node's output
 };
 
 BackwardSetup setup_backward(const Plan& plan, const std::vector<int>& req_params, bool want_input) {
@@ -62,6 +63,10 @@ BackwardSetup setup_backward(const Plan& plan, const std::vector<int>& req_param
     b.col[r] = static_cast<long long>(b.P);
     b.P += plan.params[r].numel;
   }
+  b.consumers.assign(plan.nodes.size(), 0);
+  for (size_t i = 0; i < plan.nodes.size(); ++i)
+    if (plan.live[i])
+      for (int in : plan.nodes[i].inputs) b.consumers[in]++;
   b.up.assign(plan.nodes.size(), false);
   for (size_t i = 0; i < plan.nodes.size(); ++i) {
     const Node& nd = plan.nodes[i];
@@ -95,6 +100,20 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
     }
     return &t;
   };
+  // The input's gradient for an op that can assign it: uninitialised when this op is its only consumer.
+  bool overwrite = false;
+  auto gin_sole = [&](int node) -> Grad<T>* {
+    overwrite = false;
+    if (!b.up[node]) return nullptr;
+    Grad<T>& t = g[node];
+    if (t.empty() && b.consumers[node] == 1) {
+      const Tensor<T>& a = acts.act[node];
+      pool.take(t, N, a.c, a.h, a.w, false);
+      overwrite = true;
+      return &t;
+    }
+    return gin(node);
+  };
   for (size_t i = n_nodes; i-- > 1;) {
     const Node& nd = plan.nodes[i];
     if (!plan.live[i] || !b.up[i] || g[i].empty()) continue;
@@ -103,14 +122,21 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
     switch (nd.op) {
       case Op::Input: break;
       case Op::Conv2d:
-        conv2d_backward(x, Pp(nd.weight), dy, nd.conv, gin(nd.inputs[0]), dP(nd.weight), P, dP(nd.bias), P,
-                        plan.nodes[nd.inputs[0]].op == Op::Relu);
+      {
+        // A ReLU read only by this conv: write the masked gradient straight into the ReLU's input.
+        const int in = nd.inputs[0];
+        const bool fuse = plan.nodes[in].op == Op::Relu && b.consumers[in] == 1;
+        Grad<T>* dx = fuse ? gin(plan.nodes[in].inputs[0]) : gin(in);
+        conv2d_backward(x, Pp(nd.weight), dy, nd.conv, dx, dP(nd.weight), P, dP(nd.bias), P, plan.nodes[in].op == Op::Relu);
         break;
-      case Op::BatchNorm:
-        batchnorm_backward(x, Pp(nd.weight), acts.bn[i], dy, gin(nd.inputs[0]), dP(nd.weight), P, dP(nd.bias), P);
+      }
+      case Op::BatchNorm: {
+        Grad<T>* dx = gin_sole(nd.inputs[0]);
+        batchnorm_backward(x, Pp(nd.weight), acts.bn[i], dy, dx, dP(nd.weight), P, dP(nd.bias), P, overwrite);
         break;
+      }
       case Op::Relu:
-        if (Grad<T>* dx = gin(nd.inputs[0])) relu_backward(x, dy, *dx);
+        if (Grad<T>* dx = gin_sole(nd.inputs[0])) relu_backward(x, dy, *dx, overwrite);
         break;
       case Op::AvgPool:
         if (Grad<T>* dx = gin(nd.inputs[0])) avgpool_backward(dy, nd.pool, *dx);

@@ -51,7 +51,7 @@ void batchnorm_forward(const Tensor<T>& x, const T* gamma, const T* beta, double
 namespace {
 template <typename T>
 TEGNAS_INLINE void bn_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, Grad<T>* dx,
-                               T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride) {
+                               T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride, bool overwrite) {
   const int N = x.n, C = x.c;
   const size_t HW = x.plane(), per = x.sample();
   const double M = static_cast<double>(N) * HW;
@@ -95,30 +95,32 @@ TEGNAS_INLINE void bn_backward(const Tensor<T>& x, const T* gamma, const BnCache
       }
       for (size_t i = 0; i < HW; ++i) {
         const V gv = *reinterpret_cast<const V*>(g + i * kSeeds);
-        *reinterpret_cast<V*>(d + i * kSeeds) += scale * (gv - vm - xh[i] * vx);
+        const V r = scale * (gv - vm - xh[i] * vx);
+        if (overwrite) *reinterpret_cast<V*>(d + i * kSeeds) = r;
+        else *reinterpret_cast<V*>(d + i * kSeeds) += r;
       }
     }
   }
 }
 TEGNAS_SIMD void bn_backward_f(const Tensor<float>& x, const float* gamma, const BnCache<float>& cache, const Grad<float>& dy,
-                               Grad<float>* dx, float* dg, size_t dgs, float* db, size_t dbs) {
-  bn_backward(x, gamma, cache, dy, dx, dg, dgs, db, dbs);
+                               Grad<float>* dx, float* dg, size_t dgs, float* db, size_t dbs, bool ow) {
+  bn_backward(x, gamma, cache, dy, dx, dg, dgs, db, dbs, ow);
 }
 TEGNAS_SIMD void bn_backward_d(const Tensor<double>& x, const double* gamma, const BnCache<double>& cache,
-                               const Grad<double>& dy, Grad<double>* dx, double* dg, size_t dgs, double* db, size_t dbs) {
-  bn_backward(x, gamma, cache, dy, dx, dg, dgs, db, dbs);
+                               const Grad<double>& dy, Grad<double>* dx, double* dg, size_t dgs, double* db, size_t dbs, bool ow) {
+  bn_backward(x, gamma, cache, dy, dx, dg, dgs, db, dbs, ow);
 }
 }  // namespace
 
 template <>
 void batchnorm_backward<float>(const Tensor<float>& x, const float* gamma, const BnCache<float>& cache, const Grad<float>& dy,
-                               Grad<float>* dx, float* dg, size_t dgs, float* db, size_t dbs) {
-  bn_backward_f(x, gamma, cache, dy, dx, dg, dgs, db, dbs);
+                               Grad<float>* dx, float* dg, size_t dgs, float* db, size_t dbs, bool ow) {
+  bn_backward_f(x, gamma, cache, dy, dx, dg, dgs, db, dbs, ow);
 }
 template <>
 void batchnorm_backward<double>(const Tensor<double>& x, const double* gamma, const BnCache<double>& cache,
-                                const Grad<double>& dy, Grad<double>* dx, double* dg, size_t dgs, double* db, size_t dbs) {
-  bn_backward_d(x, gamma, cache, dy, dx, dg, dgs, db, dbs);
+                                const Grad<double>& dy, Grad<double>* dx, double* dg, size_t dgs, double* db, size_t dbs, bool ow) {
+  bn_backward_d(x, gamma, cache, dy, dx, dg, dgs, db, dbs, ow);
 }
 
 template void batchnorm_forward<float>(const Tensor<float>&, const float*, const float*, double, Tensor<float>&, BnCache<float>&);

@@ -121,9 +121,10 @@ TEGNAS_INLINE void conv_weight_grad(const Tensor<T>& x, const Grad<T>& dy, const
 }
 
 // dx[n][ci][ih][iw][s] += W[co][cil][ki][kj] * dy[n][co][oh][ow][s] (the transposed convolution), scattered
-// into a zero-padded plane per (n, ci) and added back without the padding.
+// into a zero-padded plane per (n, ci) and added back without the padding (and, given `relu_out`, only
+// where the forward input was positive).
 template <typename T>
-TEGNAS_INLINE void conv_data_grad(const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>& dx) {
+TEGNAS_INLINE void conv_data_grad(const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>& dx, const T* relu_out) {
   using V = SeedVec<T>;
   const int N = dy.n, cig = g.cin_g(), cog = g.cout_g(), KK = g.kh * g.kw;
   const int Hp = g.hin + 2 * g.ph, Wp = g.win + 2 * g.pw;
@@ -155,8 +156,10 @@ TEGNAS_INLINE void conv_data_grad(const T* weight, const Grad<T>& dy, const Conv
           }
       }
       T* dxp = dx.at((static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win);
+      const T* mask = relu_out ? relu_out + (static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win : nullptr;
       for (int ih = 0; ih < g.hin; ++ih)
         for (int iw = 0; iw < g.win; ++iw) {
+          if (mask && !(mask[static_cast<size_t>(ih) * g.win + iw] > T(0))) continue;
           V* d = reinterpret_cast<V*>(dxp + (static_cast<size_t>(ih) * g.win + iw) * kSeeds);
           *d += buf[static_cast<size_t>(ih + g.ph) * Wb + iw + g.pw];
         }
@@ -178,8 +181,8 @@ TEGNAS_INLINE void conv_data_grad_gather(const T* weight, const Grad<T>& dy, con
   std::vector<T> q_store(static_cast<size_t>(g.cout) * Hq * Wq * kSeeds);
   V* q = reinterpret_cast<V*>(q_store.data());
   const size_t qplane = static_cast<size_t>(Hq) * Wq;
+  // The border stays zero; every sample overwrites the interior.
   for (int n = 0; n < N; ++n) {
-    std::fill(q_store.begin(), q_store.end(), T(0));
     for (int co = 0; co < g.cout; ++co) {
       const T* src = dy.at((static_cast<size_t>(n) * g.cout + co) * g.hout * g.wout);
       for (int oh = 0; oh < g.hout; ++oh)
@@ -221,7 +224,7 @@ TEGNAS_INLINE void conv_weight_grad_any(const Tensor<T>& x, const Grad<T>& dy, c
 }
 template <typename T>
 TEGNAS_INLINE void conv_data_grad_any(const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>& dx, const T* m) {
-  if (g.sh != 1 || g.sw != 1) conv_data_grad(w, dy, g, dx);
+  if (g.sh != 1 || g.sw != 1) conv_data_grad(w, dy, g, dx, m);
   else if (g.kh == 1 && g.kw == 1) conv_data_grad_gather<T, 1>(w, dy, g, dx, m);
   else if (g.kh == 3 && g.kw == 3) conv_data_grad_gather<T, 3>(w, dy, g, dx, m);
   else if (g.kh == 5 && g.kw == 5) conv_data_grad_gather<T, 5>(w, dy, g, dx, m);

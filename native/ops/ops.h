@@ -4,7 +4,8 @@
 // Tensor of N samples; gradients are Grad tensors of the same N x C x H x W shape with kSeeds values
 // per element (seed innermost). Parameter gradients are written per seed at dparam + s * dstride.
 // Every backward ACCUMULATES (+=) into dx and into parameter gradients, so a node read by several
-// consumers needs no special case. One batched pass over the seeds equals one backward pass per seed
+// consumers needs no special case; ops with an `overwrite` flag instead assign dx (the executor sets it
+// when the op is the input's only consumer, which saves zeroing the buffer first). One batched pass over the seeds equals one backward pass per seed
 // because backpropagation is linear in the seed.
 #pragma once
 #include <cstdint>
@@ -32,7 +33,8 @@ inline int window_out(int in, int k, int stride, int pad, int dil) {
 // conv2d: weight (cout, cin/groups, kh, kw), optional bias (cout).
 template <typename T>
 void conv2d_forward(const Tensor<T>& x, const T* weight, const T* bias, const ConvGeom& g, Tensor<T>& y);
-// input_is_relu: x is a ReLU's output, so dx is only needed where x > 0 (the ReLU backward drops the rest).
+// input_is_relu: x is a ReLU's output, so dx is only needed where x > 0: the executor then passes the
+// ReLU's input gradient as dx and skips the ReLU, whose backward this masking performs.
 template <typename T>
 void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx,
                      T* dweight, size_t dw_stride, T* dbias, size_t db_stride, bool input_is_relu = false);
@@ -47,12 +49,12 @@ template <typename T>
 void batchnorm_forward(const Tensor<T>& x, const T* gamma, const T* beta, double eps, Tensor<T>& y, BnCache<T>& cache);
 template <typename T>
 void batchnorm_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, Grad<T>* dx,
-                        T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride);
+                        T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride, bool overwrite = false);
 
 template <typename T>
 void relu_forward(const Tensor<T>& x, Tensor<T>& y);
 template <typename T>
-void relu_backward(const Tensor<T>& x, const Grad<T>& dy, Grad<T>& dx);
+void relu_backward(const Tensor<T>& x, const Grad<T>& dy, Grad<T>& dx, bool overwrite = false);
 
 // Pools: k x k window, stride, padding. Average pooling never counts padding (count_include_pad=False,
 // which equals True wherever padding is 0). Max pooling keeps the argmax (first maximum in scan order,

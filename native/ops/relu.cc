@@ -13,22 +13,27 @@ void relu_forward(const Tensor<T>& x, Tensor<T>& y) {
 
 namespace {
 template <typename T>
-TEGNAS_INLINE void relu_bwd(const Tensor<T>& x, const Grad<T>& dy, Grad<T>& dx) {
+TEGNAS_INLINE void relu_bwd(const Tensor<T>& x, const Grad<T>& dy, Grad<T>& dx, bool overwrite) {
+  using V = SeedVec<T>;
   const size_t n = x.numel();
   for (size_t i = 0; i < n; ++i) {
-    if (!(x.v[i] > T(0))) continue;
-    using V = SeedVec<T>;
-    *reinterpret_cast<V*>(dx.at(i)) += *reinterpret_cast<const V*>(dy.at(i));
+    V* d = reinterpret_cast<V*>(dx.at(i));
+    if (!(x.v[i] > T(0))) {
+      if (overwrite) *d = V{};
+      continue;
+    }
+    if (overwrite) *d = *reinterpret_cast<const V*>(dy.at(i));
+    else *d += *reinterpret_cast<const V*>(dy.at(i));
   }
 }
-TEGNAS_SIMD void relu_bwd_f(const Tensor<float>& x, const Grad<float>& dy, Grad<float>& dx) { relu_bwd(x, dy, dx); }
-TEGNAS_SIMD void relu_bwd_d(const Tensor<double>& x, const Grad<double>& dy, Grad<double>& dx) { relu_bwd(x, dy, dx); }
+TEGNAS_SIMD void relu_bwd_f(const Tensor<float>& x, const Grad<float>& dy, Grad<float>& dx, bool ow) { relu_bwd(x, dy, dx, ow); }
+TEGNAS_SIMD void relu_bwd_d(const Tensor<double>& x, const Grad<double>& dy, Grad<double>& dx, bool ow) { relu_bwd(x, dy, dx, ow); }
 }  // namespace
 
 template <>
-void relu_backward<float>(const Tensor<float>& x, const Grad<float>& dy, Grad<float>& dx) { relu_bwd_f(x, dy, dx); }
+void relu_backward<float>(const Tensor<float>& x, const Grad<float>& dy, Grad<float>& dx, bool ow) { relu_bwd_f(x, dy, dx, ow); }
 template <>
-void relu_backward<double>(const Tensor<double>& x, const Grad<double>& dy, Grad<double>& dx) { relu_bwd_d(x, dy, dx); }
+void relu_backward<double>(const Tensor<double>& x, const Grad<double>& dy, Grad<double>& dx, bool ow) { relu_bwd_d(x, dy, dx, ow); }
 
 template void relu_forward<float>(const Tensor<float>&, Tensor<float>&);
 template void relu_forward<double>(const Tensor<double>&, Tensor<double>&);
