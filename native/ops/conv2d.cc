@@ -89,8 +89,11 @@ TEGNAS_INLINE void conv_weight_grad(const Tensor<T>& x, const Grad<T>& dy, const
   const int Wp = g.win + 2 * g.pw;
   std::vector<double> total(static_cast<size_t>(g.cout) * cig * KK * kSeeds, 0.0);
   std::vector<T> xp;
-  std::vector<T> acc_store(static_cast<size_t>(KK) * kSeeds);
-  V* acc = reinterpret_cast<V*>(acc_store.data());
+  // Accumulators in registers when the kernel size is known at compile time.
+  constexpr int KA = KC ? KC * KC : 1;
+  V acc_local[KA];
+  std::vector<T> acc_store(KC ? 0 : static_cast<size_t>(KK) * kSeeds);
+  V* acc = KC ? acc_local : reinterpret_cast<V*>(acc_store.data());
   for (int n = 0; n < N; ++n)
     for (int ci = 0; ci < g.cin; ++ci) {
       const int gr = ci / cig, cil = ci % cig;
@@ -193,24 +196,22 @@ TEGNAS_INLINE void conv_data_grad_gather(const T* weight, const Grad<T>& dy, con
       const int gr = ci / cig, cil = ci % cig;
       T* dxp = dx.at((static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win);
       const T* mask = relu_out ? relu_out + (static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win : nullptr;
-      for (int col = 0; col < cog; ++col) {
-        const int co = gr * cog + col;
-        const T* w = weight + (static_cast<size_t>(co) * cig + cil) * KK;
-        const V* qc = q + co * qplane;
-        for (int ih = 0; ih < g.hin; ++ih) {
-          // tap (ki, kj) reads q[ih + ph - ki*dh + top][iw + pw - kj*dw + left]
-          const V* qrow = qc + static_cast<size_t>(ih + g.ph + top) * Wq + g.pw + left;
-          for (int iw = 0; iw < g.win; ++iw) {
-            if (mask && !(mask[static_cast<size_t>(ih) * g.win + iw] > T(0))) continue;
-            V* d = reinterpret_cast<V*>(dxp + (static_cast<size_t>(ih) * g.win + iw) * kSeeds);
-            V acc = *d;
-            const V* base = qrow + iw;
+      // tap (ki, kj) of output channel co reads q[co][ih + ph - ki*dh + top][iw + pw - kj*dw + left]
+      const size_t origin = static_cast<size_t>(g.ph + top) * Wq + g.pw + left;
+      for (int ih = 0; ih < g.hin; ++ih)
+        for (int iw = 0; iw < g.win; ++iw) {
+          if (mask && !(mask[static_cast<size_t>(ih) * g.win + iw] > T(0))) continue;
+          V* d = reinterpret_cast<V*>(dxp + (static_cast<size_t>(ih) * g.win + iw) * kSeeds);
+          V acc = *d;
+          for (int col = 0; col < cog; ++col) {
+            const int co = gr * cog + col;
+            const T* w = weight + (static_cast<size_t>(co) * cig + cil) * KK;
+            const V* base = q + co * qplane + origin + static_cast<size_t>(ih) * Wq + iw;
             for (int ki = 0; ki < kh; ++ki)
               for (int kj = 0; kj < kw; ++kj) acc += w[ki * kw + kj] * base[-(ki * g.dh) * Wq - kj * g.dw];
-            *d = acc;
           }
+          *d = acc;
         }
-      }
     }
   }
 }
