@@ -104,7 +104,21 @@ TEGNAS_INLINE void conv_weight_grad(const Tensor<T>& x, const Grad<T>& dy, const
         const T* dyp = dy.at((static_cast<size_t>(n) * g.cout + co) * g.hout * g.wout);
         for (int oh = 0; oh < g.hout; ++oh) {
           const T* xrow = xp.data() + static_cast<size_t>(oh * g.sh) * Wp;
-          for (int ow = 0; ow < g.wout; ++ow) {
+          int ow = 0;
+          if (KC == 1) {
+            // One tap: four partial sums over consecutive columns hide the FMA latency.
+            V p1{}, p2{}, p3{};
+            for (; ow + 4 <= g.wout; ow += 4) {
+              const T* dv0 = dyp + (static_cast<size_t>(oh) * g.wout + ow) * kSeeds;
+              const T* xo = xrow + ow * g.sw;
+              acc[0] += *reinterpret_cast<const V*>(dv0) * xo[0];
+              p1 += *reinterpret_cast<const V*>(dv0 + kSeeds) * xo[g.sw];
+              p2 += *reinterpret_cast<const V*>(dv0 + 2 * kSeeds) * xo[2 * g.sw];
+              p3 += *reinterpret_cast<const V*>(dv0 + 3 * kSeeds) * xo[3 * g.sw];
+            }
+            acc[0] += (p1 + p2) + p3;
+          }
+          for (; ow < g.wout; ++ow) {
             const V dv = *reinterpret_cast<const V*>(dyp + (static_cast<size_t>(oh) * g.wout + ow) * kSeeds);
             const T* xo = xrow + ow * g.sw;
             for (int ki = 0; ki < kh; ++ki)
@@ -202,15 +216,20 @@ TEGNAS_INLINE void conv_data_grad_gather(const T* weight, const Grad<T>& dy, con
         for (int iw = 0; iw < g.win; ++iw) {
           if (mask && !(mask[static_cast<size_t>(ih) * g.win + iw] > T(0))) continue;
           V* d = reinterpret_cast<V*>(dxp + (static_cast<size_t>(ih) * g.win + iw) * kSeeds);
-          V acc = *d;
+          // Independent partial sums (per output-channel parity and kernel row) hide the FMA latency.
+          constexpr int R = KC ? KC : 1;
+          V acc[2][R] = {};
           for (int col = 0; col < cog; ++col) {
             const int co = gr * cog + col;
             const T* w = weight + (static_cast<size_t>(co) * cig + cil) * KK;
             const V* base = q + co * qplane + origin + static_cast<size_t>(ih) * Wq + iw;
             for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj) acc += w[ki * kw + kj] * base[-(ki * g.dh) * Wq - kj * g.dw];
+              for (int kj = 0; kj < kw; ++kj)
+                acc[col & 1][KC ? ki : 0] += w[ki * kw + kj] * base[-(ki * g.dh) * Wq - kj * g.dw];
           }
-          *d = acc;
+          V total = *d;
+          for (int r = 0; r < R; ++r) total += acc[0][r] + acc[1][r];
+          *d = total;
         }
     }
   }
