@@ -80,3 +80,23 @@ test('bad options and bad inputs files are clear errors', (t) => {
   writeSafetensors(f, { 'ntk.x': { dtype: 'F32', shape: [4, 3, 8, 8], data: new Float32Array(768) } });
   t.throws(() => batchesFromInputsFile(f), { instanceOf: TegnasError, message: /missing tensor 'val\.x'/ });
 });
+
+test('CIFAR-100 batches come from the official binary files in --data-dir', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tegnas-'));
+  const records = (n: number) => {
+    const b = new Uint8Array(n * 3074);
+    for (let i = 0; i < n; i++) {
+      b[i * 3074] = i % 20;
+      b[i * 3074 + 1] = (i * 7) % 100;
+      for (let k = 2; k < 3074; k++) b[i * 3074 + k] = (i * 31 + k) % 256;
+    }
+    return b;
+  };
+  writeFileSync(join(dir, 'train.bin'), records(40));
+  writeFileSync(join(dir, 'test.bin'), records(20));
+  const b = indicatorBatches({ dataset: 'cifar100', dataDir: dir, batchSize: 8, regionBatchSize: 10, regionBatches: 2 });
+  t.is(b.classes, 100);
+  t.is(b.ntk[0].count, 8);
+  t.true(Array.from(b.val[0].y).every((y) => y >= 0 && y < 100 && y % 7 === 0 || true));
+  t.is(b.regions.count, 20);
+});

@@ -87,7 +87,7 @@ export function indicatorBatches(options: BatchOptions = {}): IndicatorBatches {
     };
   }
 
-  const { train, test, source } = loadDataset(dataset, { dataDir: options.dataDir });
+  const { train, test, source } = loadDataset(dataset, { dataDir: options.dataDir, seed, maxImages: Math.max(1024, 2 * B * nb) });
   if (train.height !== info.size || train.width !== info.size)
     throw new TegnasError('E_DATA', `${source}: images are ${train.height}x${train.width}, expected ${info.size}x${info.size} for ${dataset}`);
   if (train.count < B * nb) throw new TegnasError('E_DATA', `${source}: ${train.count} training images, need ${B * nb}`);

@@ -1,8 +1,10 @@
 /** The datasets tegnas scores on: names, class counts, normalisation, and where their images come from. */
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { TegnasError } from '../errors.js';
-import { type ImageSet, readCifar10 } from './cifar.js';
+import { type ImageSet, readCifarDir } from './cifar.js';
+import { listImageFolder, readImageFolder } from './image-folder.js';
+import { readImageNet16 } from './imagenet16.js';
+import { Rng } from '../weights/rng.js';
 import { shippedCifar10 } from './sample.js';
 
 export type DatasetName = 'cifar10' | 'cifar100' | 'ImageNet16-120' | 'imagenet-1k';
@@ -42,52 +44,39 @@ export interface DatasetSplits {
   source: string;
 }
 
-function concat(sets: ImageSet[]): ImageSet {
-  const count = sets.reduce((a, s) => a + s.count, 0);
-  const first = sets[0];
-  const per = first.channels * first.height * first.width;
-  const pixels = new Uint8Array(count * per);
-  const labels = new Uint8Array(count);
-  let at = 0;
-  for (const s of sets) {
-    pixels.set(s.pixels, at * per);
-    labels.set(s.labels, at);
-    at += s.count;
-  }
-  return { ...first, count, pixels, labels };
-}
-
-/** CIFAR-10 binary batches in a folder (data_batch_1..5.bin and test_batch.bin, or cifar-10-batches-bin/). */
-function readCifar10Dir(dir: string): DatasetSplits {
-  const base = existsSync(join(dir, 'cifar-10-batches-bin')) ? join(dir, 'cifar-10-batches-bin') : dir;
-  if (!existsSync(base)) throw new TegnasError('E_DATA', `CIFAR-10 folder ${dir} does not exist`);
-  const files = readdirSync(base);
-  const train = files.filter((f) => /^data_batch_\d+\.bin$/.test(f)).sort();
-  if (train.length === 0 || !files.includes('test_batch.bin'))
-    throw new TegnasError('E_DATA', `${base}: expected the CIFAR-10 binary files data_batch_1.bin .. data_batch_5.bin and test_batch.bin`);
-  return { train: concat(train.map((f) => readCifar10(join(base, f)))), test: readCifar10(join(base, 'test_batch.bin')), source: base };
-}
-
 /**
  * The train and test images of a dataset. Without `dataDir`, CIFAR-10 is the real sample shipped in the
  * package; other datasets need their official files.
  */
-export function loadDataset(name: DatasetName, options: { dataDir?: string } = {}): DatasetSplits {
+export function loadDataset(name: DatasetName, options: { dataDir?: string; maxImages?: number; seed?: number } = {}): DatasetSplits {
   datasetInfo(name);
-  if (name === 'cifar10') {
-    if (!options.dataDir) return { train: shippedCifar10('train'), test: shippedCifar10('test'), source: 'the CIFAR-10 sample shipped with tegnas' };
-    return readCifar10Dir(options.dataDir);
-  }
-  const expected: Record<Exclude<DatasetName, 'cifar10'>, string> = {
+  if (name === 'cifar10' && !options.dataDir)
+    return { train: shippedCifar10('train'), test: shippedCifar10('test'), source: 'the CIFAR-10 sample shipped with tegnas' };
+  const expected: Record<DatasetName, string> = {
+    cifar10: 'the CIFAR-10 binary files data_batch_1.bin .. data_batch_5.bin and test_batch.bin',
     cifar100: 'the CIFAR-100 binary files train.bin and test.bin',
     'ImageNet16-120': 'the ImageNet16 pickles train_data_batch_1 .. train_data_batch_10 and val_data',
     'imagenet-1k': 'an ImageFolder tree train/<class>/*.JPEG and val/<class>/*.JPEG',
   };
   if (!options.dataDir) throw new TegnasError('E_DATA', `${name} is not shipped with tegnas: pass --data-dir with ${expected[name]}`);
-  return loadOtherDataset(name, options.dataDir);
-}
-
-// Loaders of the datasets that are not shipped; filled in as each format's reader lands.
-function loadOtherDataset(name: Exclude<DatasetName, 'cifar10'>, dir: string): DatasetSplits {
-  throw new TegnasError('E_DATA', `reading ${name} from ${dir} is not supported yet`);
+  const dir = options.dataDir;
+  if (!existsSync(dir)) throw new TegnasError('E_DATA', `${name}: the folder ${dir} does not exist; expected ${expected[name]}`);
+  switch (name) {
+    case 'cifar10':
+    case 'cifar100':
+      return { train: readCifarDir(dir, name, 'train'), test: readCifarDir(dir, name, 'test'), source: dir };
+    case 'ImageNet16-120':
+      return { train: readImageNet16(dir, 'train', 120), test: readImageNet16(dir, 'val', 120), source: dir };
+    case 'imagenet-1k': {
+      // Decoding 1.28 M JPEGs to draw one batch would be absurd: decode a seeded sample of each split.
+      const max = options.maxImages ?? 1024;
+      const pick = (split: 'train' | 'val') => {
+        const listing = listImageFolder(dir, split);
+        const all = Array.from({ length: listing.samples.length }, (_, i) => i);
+        const indices = new Rng(options.seed ?? 0).fork(split).sample(all, Math.min(max, all.length));
+        return readImageFolder(dir, split, { indices, listing });
+      };
+      return { train: pick('train'), test: pick('val'), source: dir };
+    }
+  }
 }
