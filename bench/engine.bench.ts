@@ -1,0 +1,159 @@
+/**
+ * Engine benchmark (`npm run bench`): per-architecture TEG scores of 5 fixed NAS-Bench-201 architectures
+ * (repeat 3, the reference's networks and batch sizes) with each indicator's share, the same through the
+ * PyTorch oracle when /usr/bin/python3 has torch (bench/reference_timing.py), microbenchmarks of the
+ * kernels against this CPU's peak, and threads 1 vs all. Writes bench/results/engine.json.
+ *
+ *   npx tsx bench/engine.bench.ts [--quick] [--no-reference] [--search]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { NativeNet, patternStats, solveLinear, symmetricEigenvalues } from '../src/native.js';
+import type { NetworkPlan } from '../src/plan/types.js';
+import { Scorer } from '../src/scoring/scorer.js';
+import { evolution } from '../src/search/evolution.js';
+import { Rng } from '../src/weights/rng.js';
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-reference': { type: 'boolean' }, search: { type: 'boolean' } } });
+const quick = Boolean(values.quick);
+const threadsAll = cpus().length;
+
+export const BENCH_ARCHS: Record<string, string> = {
+  'all-none': '|none~0|+|none~0|none~1|+|none~0|none~1|none~2|',
+  'all-skip': '|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|',
+  'all-conv3x3': '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|',
+  'best-known': '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|',
+  'pool-mixed': '|avg_pool_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|',
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function time(f: () => void, runs: number): number {
+  f();
+  const ts: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    f();
+    ts.push((performance.now() - t) / 1000);
+  }
+  return median(ts);
+}
+
+/** Peak FP32 throughput: cores x clock x FLOPs per cycle (vector width x 2 for FMA x FMA units). */
+function cpuPeak(): { gflops: number; how: string } {
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  const mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(info)?.[1] ?? 2000);
+  const flags = /flags\s*:\s*(.*)/.exec(info)?.[1] ?? '';
+  const lanes = flags.includes('avx512f') ? 16 : flags.includes('avx2') ? 8 : 4;
+  const fmaUnits = 2;
+  const perCycle = lanes * 2 * fmaUnits;
+  return {
+    gflops: (threadsAll * mhz * perCycle) / 1000,
+    how: `${threadsAll} cores x ${mhz.toFixed(0)} MHz (/proc/cpuinfo) x ${perCycle} FP32 FLOP/cycle (${lanes} lanes${lanes === 16 ? ', AVX-512' : lanes === 8 ? ', AVX2' : ''} x FMA x ${fmaUnits} units, assumed)`,
+  };
+}
+
+async function scoreArchs(threads: number) {
+  const out: Record<string, { total: number; cond: number; mse: number; regions: number; naswot: number }> = {};
+  for (const [name, arch] of Object.entries(BENCH_ARCHS)) {
+    // Cond alone, then cond + mse: the difference is the regression's share (its second gradient pass).
+    const condOnly = new Scorer({ space: 'nas-bench-201', seed: 0, threads, mse: false, naswot: false, cache: false });
+    const full = new Scorer({ space: 'nas-bench-201', seed: 0, threads, cache: false });
+    const a = await condOnly.score(arch);
+    const t0 = performance.now();
+    const b = await full.score(arch);
+    const total = (performance.now() - t0) / 1000;
+    out[name] = { total, cond: a.seconds.ntk, mse: b.seconds.ntk - a.seconds.ntk, regions: b.seconds.regions, naswot: b.seconds.naswot };
+    console.log(`${name.padEnd(12)} threads ${threads}: ${total.toFixed(2)} s (cond ${a.seconds.ntk.toFixed(2)}, mse ${(b.seconds.ntk - a.seconds.ntk).toFixed(2)}, regions ${b.seconds.regions.toFixed(3)}, naswot ${b.seconds.naswot.toFixed(3)})`);
+  }
+  return out;
+}
+
+function convPlan(c: number, hw: number, k: number): NetworkPlan {
+  return {
+    version: 1,
+    input: [c, hw, hw],
+    params: [{ name: 'w.weight', shape: [c, c, k, k], kind: 'conv-weight' }],
+    nodes: [{ op: 'input' }, { op: 'conv2d', input: 0, weight: 0, padding: (k - 1) / 2 }],
+    output: 1,
+  };
+}
+
+function micro() {
+  const rng = new Rng(1);
+  const res: Record<string, unknown> = {};
+  for (const [c, hw, k] of [[16, 32, 3], [64, 16, 3], [16, 32, 1]] as const) {
+    const net = new NativeNet(convPlan(c, hw, k));
+    const B = 64;
+    const params = Float32Array.from({ length: net.info.totalParams }, () => rng.normal() * 0.1);
+    const x = Float32Array.from({ length: B * c * hw * hw }, () => rng.normal());
+    const flop = 2 * B * c * c * k * k * hw * hw;
+    const fwd = time(() => net.forward(params, x, B), quick ? 3 : 10);
+    // 16 seeds of a full backward (data and weight gradients) over the batch.
+    const seeds = Float32Array.from({ length: 16 * B * c * hw * hw }, () => rng.normal());
+    const bwd = time(() => net.backward(params, x, B, seeds, [0], true), quick ? 2 : 5);
+    const key = `conv ${c}x${hw}x${hw} k${k}`;
+    res[key] = { forwardGflops: flop / fwd / 1e9, backward16SeedsGflops: (16 * 2 * flop) / bwd / 1e9 };
+    console.log(`${key}: forward (im2col + GEMM) ${(flop / fwd / 1e9).toFixed(1)} GFLOP/s, backward x16 seeds ${((16 * 2 * flop) / bwd / 1e9).toFixed(1)} GFLOP/s`);
+  }
+  const n = 64;
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) a[i * n + j] = a[j * n + i] = rng.normal() + (i === j ? n : 0);
+  res.eigen64 = time(() => symmetricEigenvalues(a, n), 20);
+  const b = Float64Array.from({ length: n * 10 }, () => rng.normal());
+  res.solve64x10 = time(() => solveLinear(a, n, b, 10), 20);
+  console.log(`64x64 eigensolver ${((res.eigen64 as number) * 1e3).toFixed(2)} ms, 64x64 solve with 10 targets ${((res.solve64x10 as number) * 1e3).toFixed(3)} ms`);
+  for (const count of [3000, 100000]) {
+    const bits = Uint8Array.from({ length: count * 63 }, () => (rng.uniform() < 0.5 ? 1 : 0));
+    const t = time(() => patternStats(bits, count, 63), 5);
+    res[`hash${count}`] = t;
+    console.log(`pattern hashing, ${count} inputs x 63 bits: ${(t * 1e3).toFixed(2)} ms (${((t / count) * 1e9).toFixed(0)} ns per input)`);
+  }
+  return res;
+}
+
+function reference(): Record<string, unknown> | string {
+  if (values['no-reference']) return 'skipped (--no-reference)';
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    console.log('PyTorch reference: absent (/usr/bin/python3 cannot import torch); no ratios');
+    return 'absent: /usr/bin/python3 cannot import torch';
+  }
+  const out = execFileSync('/usr/bin/python3', ['bench/reference_timing.py', '--threads', '2', ...(quick ? ['--quick'] : [])], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+const peak = cpuPeak();
+console.log(`CPU peak: ${peak.gflops.toFixed(0)} GFLOP/s = ${peak.how}`);
+const microRes = micro();
+const one = quick ? undefined : await scoreArchs(1);
+const all = await scoreArchs(threadsAll);
+const ref = reference();
+const ratios: Record<string, number> = {};
+if (typeof ref === 'object')
+  for (const name of Object.keys(BENCH_ARCHS)) {
+    const r = (ref as Record<string, { total: number }>)[name];
+    if (r) {
+      ratios[name] = r.total / all[name].total;
+      console.log(`${name.padEnd(12)} reference ${r.total.toFixed(2)} s / tegnas ${all[name].total.toFixed(2)} s = ${ratios[name].toFixed(1)}x`);
+    }
+  }
+let search: Record<string, number> | undefined;
+if (values.search) {
+  for (const cache of [true, false]) {
+    const s = new Scorer({ space: 'nas-bench-201', seed: 0, cache });
+    const r = await evolution(s, { seed: 0 });
+    search = { ...search, [cache ? 'withCacheSeconds' : 'withoutCacheSeconds']: r.seconds, evaluations: r.evaluations, unique: r.unique };
+    console.log(`evolution (256 + 1000) ${cache ? 'with' : 'without'} cache: ${r.seconds.toFixed(0)} s, ${(r.evaluations / r.seconds).toFixed(2)} evaluations/s`);
+  }
+}
+mkdirSync('bench/results', { recursive: true });
+writeFileSync(
+  'bench/results/engine.json',
+  `${JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0].model, threads: threadsAll, peak, micro: microRes, scoreThreads1: one, scoreThreadsAll: all, reference: ref, ratios, search }, null, 2)}\n`,
+);
