@@ -3,65 +3,139 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nb201Table } from '../src/benchmarks/nb201.js';
+import { NB201_DATASETS, type Nb201Dataset, nb201Table } from '../src/benchmarks/nb201.js';
 import { TegnasError } from '../src/errors.js';
 import { nb201CanonicalKey } from '../src/spaces/nb201.js';
 
 const shipped = fileURLToPath(new URL('../data/nb201/nb201-200ep.bin', import.meta.url));
 const csv = '/work/shared/data/nb201/nb201-200ep.csv';
 
-test('the known optima', (t) => {
+test('the known optima, with rank 1', (t) => {
   const tb = nb201Table();
   t.is(tb.size, 15625);
-  t.is(tb.best('cifar10').index, 6111);
-  t.is(tb.best('cifar10').accuracy.cifar10.toFixed(3), '94.373');
-  t.is(tb.best('cifar100').index, 9930);
-  t.is(tb.best('cifar100').accuracy.cifar100.toFixed(3), '73.513');
-  t.is(tb.best('ImageNet16-120').index, 857);
-  t.is(tb.best('ImageNet16-120').accuracy['ImageNet16-120'].toFixed(3), '47.311');
-  t.is(tb.best('cifar10-valid').index, 6111);
-  t.is(tb.rank(tb.byIndex(6111).arch, 'cifar10'), 1);
-  t.deepEqual(tb.top(3, 'cifar100').map((e) => e.index)[0], 9930);
+  const optima: [Nb201Dataset, number, string][] = [
+    ['cifar10', 6111, '94.373'],
+    ['cifar100', 9930, '73.513'],
+    ['ImageNet16-120', 857, '47.311'],
+    ['cifar10-valid', 6111, '91.607'],
+  ];
+  for (const [d, index, acc] of optima) {
+    const best = tb.best(d);
+    t.is(best.index, index, d);
+    t.is(best.accuracy[d].toFixed(3), acc, d);
+    t.is(tb.rank(best.arch, d), 1, d);
+    t.is(tb.top(1, d)[0].index, index, d);
+  }
+  t.is(tb.rank(tb.byIndex(9930).arch, 'cifar100'), 1);
+});
+
+test('top is sorted best first and rank agrees; ties share the better rank', (t) => {
+  const tb = nb201Table();
+  for (const d of NB201_DATASETS) {
+    const top = tb.top(50, d);
+    t.is(top.length, 50);
+    for (let i = 1; i < top.length; i++) t.true(top[i - 1].accuracy[d] >= top[i].accuracy[d]);
+    for (const [i, e] of top.entries()) {
+      const better = top.filter((o) => o.accuracy[d] > e.accuracy[d]).length;
+      t.is(tb.rank(e.arch, d), better + 1);
+      t.true(tb.rank(e.arch, d) <= i + 1);
+    }
+  }
+  // 6111 and 13714 share the cifar10 optimum exactly: both rank 1, the lower index comes first.
+  t.is(tb.byIndex(13714).accuracy.cifar10, tb.byIndex(6111).accuracy.cifar10);
+  t.is(tb.rank(tb.byIndex(13714).arch, 'cifar10'), 1);
+  t.deepEqual(tb.top(2, 'cifar10').map((e) => e.index), [6111, 13714]);
+  t.is(tb.top(1e6, 'cifar100').length, 15625);
+  t.throws(() => tb.top(0, 'cifar10'), { instanceOf: TegnasError, code: 'E_INPUT' });
+  t.throws(() => tb.best('cifar1000' as Nb201Dataset), { instanceOf: TegnasError, code: 'E_INPUT' });
 });
 
 test('every row round-trips against the CSV, and index <-> arch both ways', (t) => {
   const tb = nb201Table();
-  for (let i = 0; i < tb.size; i++) t.is(tb.indexOf(tb.byIndex(i).arch), i);
+  let bad = 0;
+  for (let i = 0; i < tb.size; i++) {
+    const e = tb.byIndex(i);
+    if (e.index !== i || tb.indexOf(e.arch) !== i || tb.byArch(e.arch).index !== i) bad++;
+  }
+  t.is(bad, 0);
   if (!existsSync(csv)) {
     t.log(`${csv} is absent: CSV round trip skipped`);
+    t.pass();
     return;
   }
   const lines = readFileSync(csv, 'utf8').trim().split(/\r?\n/).slice(1);
+  t.is(lines.length, tb.size);
   let mismatches = 0;
   for (const line of lines) {
     const f = line.split(',');
     const e = tb.byIndex(Number(f[0]));
-    const vals = [e.accuracy['cifar10-valid'], e.accuracy['cifar10-valid-test'], e.accuracy.cifar10, e.accuracy.cifar100, e.accuracy['ImageNet16-120']];
-    if (e.arch !== f[1] || vals.some((v, c) => v !== Number(f[2 + c]))) mismatches++;
+    const vals = NB201_DATASETS.map((d) => e.accuracy[d]);
+    // Exact: the stored float64 is the value the CSV prints (which differs at most in a trailing '.0').
+    if (tb.indexOf(f[1]) !== e.index || e.arch !== f[1] || vals.some((v, c) => v !== Number(f[2 + c]))) mismatches++;
   }
   t.is(mismatches, 0);
 });
 
-test('canonical keys group the table into 5,390 classes', (t) => {
+test('byCanonicalKey returns every entry sharing the key: 5,390 classes', (t) => {
   const tb = nb201Table();
-  const key = nb201CanonicalKey(tb.byIndex(0).arch);
-  t.true(tb.byCanonicalKey(key).some((e) => e.index === 0));
-  const seen = new Set<string>();
-  for (let i = 0; i < tb.size; i++) seen.add(nb201CanonicalKey(tb.byIndex(i).arch));
-  t.is(seen.size, 5390);
+  const keys = new Map<string, number>();
+  for (let i = 0; i < tb.size; i++) {
+    const k = nb201CanonicalKey(tb.byIndex(i).arch);
+    keys.set(k, (keys.get(k) ?? 0) + 1);
+  }
+  t.is(keys.size, 5390);
+  let total = 0;
+  for (const [k, n] of keys) {
+    const group = tb.byCanonicalKey(k);
+    total += group.length;
+    if (group.length !== n || group.some((e) => nb201CanonicalKey(e.arch) !== k)) t.fail(k);
+  }
+  t.is(total, tb.size);
+  t.true(tb.byCanonicalKey(nb201CanonicalKey(tb.byIndex(0).arch)).some((e) => e.index === 0));
+  t.deepEqual(tb.byCanonicalKey('not a key'), []);
 });
 
-test('a corrupt or truncated table is a clear error', (t) => {
+test('a corrupt or truncated table is E_DATA naming the file', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tegnas-'));
-  const flipped = join(dir, 'flipped.bin');
-  copyFileSync(shipped, flipped);
-  const b = readFileSync(flipped);
-  b[1000] ^= 0xff;
-  writeFileSync(flipped, b);
-  t.throws(() => nb201Table(flipped), { instanceOf: TegnasError, message: /checksum mismatch/ });
-  const cut = join(dir, 'cut.bin');
-  writeFileSync(cut, readFileSync(shipped).subarray(0, 5000));
-  t.throws(() => nb201Table(cut), { instanceOf: TegnasError, message: /5000 bytes, expected/ });
-  t.throws(() => nb201Table().byArch('|none~0|'), { instanceOf: TegnasError });
-  t.throws(() => nb201Table().byIndex(15625), { message: /0\.\.15624/ });
+  const good = readFileSync(shipped);
+  const write = (name: string, bytes: Uint8Array) => {
+    const p = join(dir, name);
+    writeFileSync(p, bytes);
+    return p;
+  };
+  const flip = (at: number) => {
+    const b = Buffer.from(good);
+    b[at] ^= 0xff;
+    return b;
+  };
+  const cases: [string, Uint8Array, RegExp][] = [
+    ['flipped-arch.bin', flip(1000), /checksum mismatch/],
+    ['flipped-acc.bin', flip(good.length - 3), /checksum mismatch/],
+    ['flipped-magic.bin', flip(2), /magic/],
+    ['flipped-checksum.bin', flip(21), /checksum mismatch/],
+    ['cut.bin', good.subarray(0, 5000), /5000 bytes, expected/],
+    ['cut-by-one.bin', good.subarray(0, good.length - 1), /bytes, expected/],
+    ['header-only.bin', good.subarray(0, 10), /only 10 bytes/],
+    ['longer.bin', Buffer.concat([good, Buffer.alloc(8)]), /bytes, expected/],
+  ];
+  for (const [name, bytes, why] of cases) {
+    const p = write(name, bytes);
+    const err = t.throws(() => nb201Table(p), { instanceOf: TegnasError, message: why }, name);
+    t.is((err as TegnasError).code, 'E_DATA', name);
+    t.true(err!.message.includes(p), name);
+  }
+  const copy = join(dir, 'copy.bin');
+  copyFileSync(shipped, copy);
+  t.is(nb201Table(copy).best('cifar100').index, 9930);
+  const missing = join(dir, 'missing.bin');
+  const err = t.throws(() => nb201Table(missing));
+  t.is((err as TegnasError).code, 'E_DATA');
+});
+
+test('bad arch strings and indices', (t) => {
+  const tb = nb201Table();
+  for (const arch of ['|none~0|', '', '|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|'])
+    t.is((t.throws(() => tb.byArch(arch)) as TegnasError).code, 'E_ARCH', arch);
+  t.is((t.throws(() => tb.rank('|none~0|', 'cifar10')) as TegnasError).code, 'E_ARCH');
+  for (const i of [15625, -1, 1.5, NaN]) t.is((t.throws(() => tb.byIndex(i), { message: /0\.\.15624/ }) as TegnasError).code, 'E_INPUT');
 });
