@@ -150,10 +150,25 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
       case Op::Linear:
         linear_backward(x, Pp(nd.weight), dy, gin(nd.inputs[0]), dP(nd.weight), P, dP(nd.bias), P);
         break;
-      case Op::Add:
+      case Op::Add: {
+        // An input read only by this add gets a copy of dy (the last such one takes dy itself) instead
+        // of a zeroed buffer plus an accumulation.
+        int steal = -1;
         for (int in : nd.inputs)
-          if (Grad<T>* dx = gin(in)) add_backward(dy, *dx);
+          if (b.up[in] && g[in].empty() && b.consumers[in] == 1) steal = in;
+        for (int in : nd.inputs) {
+          if (!b.up[in] || in == steal) continue;
+          Grad<T>& t = g[in];
+          if (t.empty() && b.consumers[in] == 1) {
+            pool.take(t, dy.n, dy.c, dy.h, dy.w, false);
+            std::copy(dy.v.begin(), dy.v.end(), t.v.begin());
+          } else {
+            add_backward(dy, *gin(in));
+          }
+        }
+        if (steal >= 0) g[steal] = std::move(g[i]);
         break;
+      }
       case Op::Concat: {
         int c0 = 0;
         for (int in : nd.inputs) {

@@ -216,19 +216,35 @@ TEGNAS_INLINE void conv_data_grad_gather(const T* weight, const Grad<T>& dy, con
         for (int iw = 0; iw < g.win; ++iw) {
           if (mask && !(mask[static_cast<size_t>(ih) * g.win + iw] > T(0))) continue;
           V* d = reinterpret_cast<V*>(dxp + (static_cast<size_t>(ih) * g.win + iw) * kSeeds);
-          // Independent partial sums (per output-channel parity and kernel row) hide the FMA latency.
+          // Independent partial sums (two output channels at a time, one per kernel row) hide the FMA
+          // latency; their indices are compile-time constants so they live in registers.
           constexpr int R = KC ? KC : 1;
-          V acc[2][R] = {};
-          for (int col = 0; col < cog; ++col) {
-            const int co = gr * cog + col;
-            const T* w = weight + (static_cast<size_t>(co) * cig + cil) * KK;
-            const V* base = q + co * qplane + origin + static_cast<size_t>(ih) * Wq + iw;
+          V a0[R], a1[R];
+          for (int r = 0; r < R; ++r) a0[r] = a1[r] = V{};
+          const V* qpos = q + origin + static_cast<size_t>(ih) * Wq + iw;
+          const T* wc = weight + (static_cast<size_t>(gr * cog) * cig + cil) * KK;
+          const size_t wstep = static_cast<size_t>(cig) * KK;
+          int col = 0;
+          for (; col + 2 <= cog; col += 2) {
+            const T* w0 = wc + col * wstep;
+            const T* w1 = w0 + wstep;
+            const V* b0 = qpos + static_cast<size_t>(gr * cog + col) * qplane;
+            const V* b1 = b0 + qplane;
             for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj)
-                acc[col & 1][KC ? ki : 0] += w[ki * kw + kj] * base[-(ki * g.dh) * Wq - kj * g.dw];
+              for (int kj = 0; kj < kw; ++kj) {
+                const long off = -static_cast<long>(ki * g.dh) * Wq - kj * g.dw;
+                a0[KC ? ki : 0] += w0[ki * kw + kj] * b0[off];
+                a1[KC ? ki : 0] += w1[ki * kw + kj] * b1[off];
+              }
+          }
+          if (col < cog) {
+            const T* w0 = wc + col * wstep;
+            const V* b0 = qpos + static_cast<size_t>(gr * cog + col) * qplane;
+            for (int ki = 0; ki < kh; ++ki)
+              for (int kj = 0; kj < kw; ++kj) a0[KC ? ki : 0] += w0[ki * kw + kj] * b0[-static_cast<long>(ki * g.dh) * Wq - kj * g.dw];
           }
           V total = *d;
-          for (int r = 0; r < R; ++r) total += acc[0][r] + acc[1][r];
+          for (int r = 0; r < R; ++r) total += a0[r] + a1[r];
           *d = total;
         }
     }
