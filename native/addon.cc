@@ -228,10 +228,13 @@ Napi::Object ntk_result(Napi::Env env, const NtkResult& r) {
   return o;
 }
 
-// Owns copies of everything an NTK evaluation reads, so it can run off the JS thread.
+// Owns copies of everything an NTK evaluation reads, so it can run off the JS thread. Float32 or float64,
+// following the typed arrays given.
 struct NtkJob {
   std::shared_ptr<const Plan> plan;
-  std::vector<float> params, x, vx;
+  bool f64 = false;
+  std::vector<float> params32, x32, vx32;
+  std::vector<double> params64, x64, vx64;
   std::vector<int> y, vy, weights, cells;
   int B = 0, Bv = 0, classes = 0, threads = 1;
   NtkResult result;
@@ -240,31 +243,43 @@ struct NtkJob {
   void prepare(const Napi::CallbackInfo& info, const std::shared_ptr<const Plan>& pl) {
     plan = pl;
     if (info.Length() < 10) throw EngineError("ntkIndicators(params, x, batch, y, vx, vbatch, vy, classes, weights, cells, threads?): ten arguments are required");
-    if (float64_of(info[0], info[1])) throw EngineError("indicators run in float32: pass Float32Array params and input");
+    f64 = float64_of(info[0], info[1]);
     B = checked_batch(info[2]);
     const size_t per = static_cast<size_t>(plan->in_c) * plan->in_h * plan->in_w;
-    params = copy_checked<float>(info[0].As<Napi::TypedArray>(), plan->total_params, "params");
-    x = copy_checked<float>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(B) * per, "input");
+    if (f64) {
+      params64 = copy_checked<double>(info[0].As<Napi::TypedArray>(), plan->total_params, "params");
+      x64 = copy_checked<double>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(B) * per, "input");
+    } else {
+      params32 = copy_checked<float>(info[0].As<Napi::TypedArray>(), plan->total_params, "params");
+      x32 = copy_checked<float>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(B) * per, "input");
+    }
     weights = get_int_list(info[8], "NTK parameters");
     cells = get_int_list(info[9], "cell parameters");
     for (int r : weights) if (r < 0 || r >= static_cast<int>(plan->params.size())) throw EngineError("NTK parameter index out of range");
     for (int r : cells) if (r < 0 || r >= static_cast<int>(plan->params.size())) throw EngineError("cell parameter index out of range");
     threads = info.Length() > 10 && !info[10].IsUndefined() ? checked_batch(info[10]) : default_threads();
     if (!info[4].IsNull() && !info[4].IsUndefined()) {
-      if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-        throw EngineError("validation input must be a Float32Array");
+      const napi_typedarray_type want = f64 ? napi_float64_array : napi_float32_array;
+      if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != want)
+        throw EngineError("the validation input must have the same precision as params");
       Bv = checked_batch(info[5]);
-      vx = copy_checked<float>(info[4].As<Napi::TypedArray>(), static_cast<size_t>(Bv) * per, "validation input");
+      if (f64) vx64 = copy_checked<double>(info[4].As<Napi::TypedArray>(), static_cast<size_t>(Bv) * per, "validation input");
+      else vx32 = copy_checked<float>(info[4].As<Napi::TypedArray>(), static_cast<size_t>(Bv) * per, "validation input");
       classes = checked_batch(info[7]);
       y = labels_of(info[3], B, "training labels");
       vy = labels_of(info[6], Bv, "validation labels");
     }
   }
-  void run() {
-    NtkInputs in;
+  template <typename T>
+  void run_as(const std::vector<T>& p, const std::vector<T>& x, const std::vector<T>& vx) {
+    NtkInputs<T> in;
     in.x = x.data(); in.B = B; in.y = y.empty() ? nullptr : y.data();
     in.vx = vx.empty() ? nullptr : vx.data(); in.Bv = Bv; in.vy = vy.empty() ? nullptr : vy.data(); in.classes = classes;
-    result = ntk_indicators(*plan, params.data(), in, weights, cells, threads);
+    result = ntk_indicators(*plan, p.data(), in, weights, cells, threads);
+  }
+  void run() {
+    if (f64) run_as(params64, x64, vx64);
+    else run_as(params32, x32, vx32);
   }
   Napi::Object value(Napi::Env env) { return ntk_result(env, result); }
 };
@@ -537,16 +552,20 @@ class Network : public Napi::ObjectWrap<Network> {
     });
   }
 
-  // linearRegions(params, x, batch, batches) -> { regions, bits, inputs }
+  // linearRegions(params, x, batch, batches) -> { regions, bits, inputs }, in the inputs' precision.
   Napi::Value Regions(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (info.Length() < 4) throw EngineError("linearRegions(params, x, batch, batches): four arguments are required");
-      if (float64_of(info[0], info[1])) throw EngineError("indicators run in float32: pass Float32Array params and input");
+      const bool f64 = float64_of(info[0], info[1]);
       const int batch = checked_batch(info[2]), batches = checked_batch(info[3]);
       const size_t per = static_cast<size_t>(plan_->in_c) * plan_->in_h * plan_->in_w;
-      std::vector<float> p = copy_checked<float>(info[0].As<Napi::TypedArray>(), plan_->total_params, "params");
-      std::vector<float> x = copy_checked<float>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(batch) * batches * per, "input");
-      RegionResult r = linear_regions(*plan_, p.data(), x.data(), batch, batches);
+      auto run = [&](auto tag) {
+        using T = decltype(tag);
+        std::vector<T> p = copy_checked<T>(info[0].As<Napi::TypedArray>(), plan_->total_params, "params");
+        std::vector<T> x = copy_checked<T>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(batch) * batches * per, "input");
+        return linear_regions(*plan_, p.data(), x.data(), batch, batches);
+      };
+      RegionResult r = f64 ? run(double()) : run(float());
       Napi::Object o = Napi::Object::New(info.Env());
       o.Set("regions", Napi::Number::New(info.Env(), static_cast<double>(r.regions)));
       o.Set("bits", Napi::Number::New(info.Env(), static_cast<double>(r.bits)));
@@ -559,12 +578,16 @@ class Network : public Napi::ObjectWrap<Network> {
   Napi::Value Naswot(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (info.Length() < 3) throw EngineError("naswot(params, x, batch): three arguments are required");
-      if (float64_of(info[0], info[1])) throw EngineError("indicators run in float32: pass Float32Array params and input");
+      const bool f64 = float64_of(info[0], info[1]);
       const int batch = checked_batch(info[2]);
       const size_t per = static_cast<size_t>(plan_->in_c) * plan_->in_h * plan_->in_w;
-      std::vector<float> p = copy_checked<float>(info[0].As<Napi::TypedArray>(), plan_->total_params, "params");
-      std::vector<float> x = copy_checked<float>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(batch) * per, "input");
-      NaswotResult r = naswot(*plan_, p.data(), x.data(), batch);
+      auto run = [&](auto tag) {
+        using T = decltype(tag);
+        std::vector<T> p = copy_checked<T>(info[0].As<Napi::TypedArray>(), plan_->total_params, "params");
+        std::vector<T> x = copy_checked<T>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(batch) * per, "input");
+        return naswot(*plan_, p.data(), x.data(), batch);
+      };
+      NaswotResult r = f64 ? run(double()) : run(float());
       Napi::Object o = Napi::Object::New(info.Env());
       o.Set("logdet", r.singular ? info.Env().Null() : Napi::Number::New(info.Env(), r.logdet));
       o.Set("singular", Napi::Boolean::New(info.Env(), r.singular));

@@ -101,16 +101,16 @@ interface NativeNetwork {
   ): Promise<PerSampleResult<A>>;
   ntkIndicators(...args: NtkArgs): NtkIndicatorResult;
   ntkIndicatorsAsync(...args: NtkArgs): Promise<NtkIndicatorResult>;
-  linearRegions(params: Float32Array, input: Float32Array, batch: number, batches: number): RegionCount;
-  naswot(params: Float32Array, input: Float32Array, batch: number): NaswotResult;
+  linearRegions(params: FloatArray, input: FloatArray, batch: number, batches: number): RegionCount;
+  naswot(params: FloatArray, input: FloatArray, batch: number): NaswotResult;
 }
 
 type NtkArgs = [
-  params: Float32Array,
-  x: Float32Array,
+  params: FloatArray,
+  x: FloatArray,
   batch: number,
   y: Int32Array | null,
-  vx: Float32Array | null,
+  vx: FloatArray | null,
   vbatch: number,
   vy: Int32Array | null,
   classes: number,
@@ -121,9 +121,9 @@ type NtkArgs = [
 
 /** The batches of one NTK evaluation. Without `val`, only the condition number is computed. */
 export interface NtkBatches {
-  x: Float32Array;
+  x: FloatArray;
   batch: number;
-  val?: { x: Float32Array; batch: number; y: Int32Array; trainY: Int32Array; classes: number };
+  val?: { x: FloatArray; batch: number; y: Int32Array; trainY: Int32Array; classes: number };
 }
 
 interface Binding {
@@ -252,18 +252,18 @@ export class NativeNet {
     }
   }
 
-  #ntkArgs(params: Float32Array, b: NtkBatches, weights: number[], cells: number[], threads?: number): NtkArgs {
+  #ntkArgs(params: FloatArray, b: NtkBatches, weights: number[], cells: number[], threads?: number): NtkArgs {
     const v = b.val;
     return [params, b.x, b.batch, v ? v.trainY : null, v ? v.x : null, v ? v.batch : 0, v ? v.y : null, v ? v.classes : 0,
       Int32Array.from(weights), Int32Array.from(cells), threads];
   }
 
   /** NTK condition number (gradients of `weights`) and, with a validation batch, the regression error (gradients of `cells`). */
-  ntkIndicators(params: Float32Array, b: NtkBatches, weights: number[], cells: number[], threads?: number): NtkIndicatorResult {
+  ntkIndicators(params: FloatArray, b: NtkBatches, weights: number[], cells: number[], threads?: number): NtkIndicatorResult {
     return wrap('ntkIndicators', () => this.#net.ntkIndicators(...this.#ntkArgs(params, b, weights, cells, threads)));
   }
 
-  async ntkIndicatorsAsync(params: Float32Array, b: NtkBatches, weights: number[], cells: number[], threads?: number): Promise<NtkIndicatorResult> {
+  async ntkIndicatorsAsync(params: FloatArray, b: NtkBatches, weights: number[], cells: number[], threads?: number): Promise<NtkIndicatorResult> {
     let p: Promise<NtkIndicatorResult>;
     try {
       p = this.#net.ntkIndicatorsAsync(...this.#ntkArgs(params, b, weights, cells, threads));
@@ -278,11 +278,11 @@ export class NativeNet {
   }
 
   /** Distinct activation patterns over `batches` forward passes of `batch` inputs each (BN statistics per pass). */
-  linearRegions(params: Float32Array, x: Float32Array, batch: number, batches: number): RegionCount {
+  linearRegions(params: FloatArray, x: FloatArray, batch: number, batches: number): RegionCount {
     return wrap('linearRegions', () => this.#net.linearRegions(params, x, batch, batches));
   }
 
-  naswot(params: Float32Array, x: Float32Array, batch: number): NaswotResult {
+  naswot(params: FloatArray, x: FloatArray, batch: number): NaswotResult {
     return wrap('naswot', () => this.#net.naswot(params, x, batch));
   }
 }

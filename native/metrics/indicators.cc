@@ -11,7 +11,8 @@ namespace tegnas {
 
 namespace {
 // K = A B^T over the given column ranges (offset, length) of rows of A (lda) and B (ldb), in float64.
-std::vector<double> cross_gram(const float* A, int na, size_t lda, const float* B, int nb, size_t ldb,
+template <typename T>
+std::vector<double> cross_gram(const T* A, int na, size_t lda, const T* B, int nb, size_t ldb,
                                const std::vector<std::pair<size_t, size_t>>& ranges_a,
                                const std::vector<std::pair<size_t, size_t>>& ranges_b) {
   std::vector<double> K(static_cast<size_t>(na) * nb, 0.0);
@@ -19,8 +20,8 @@ std::vector<double> cross_gram(const float* A, int na, size_t lda, const float* 
     for (int j = 0; j < nb; ++j) {
       double acc = 0;
       for (size_t r = 0; r < ranges_a.size(); ++r) {
-        const float* a = A + static_cast<size_t>(i) * lda + ranges_a[r].first;
-        const float* b = B + static_cast<size_t>(j) * ldb + ranges_b[r].first;
+        const T* a = A + static_cast<size_t>(i) * lda + ranges_a[r].first;
+        const T* b = B + static_cast<size_t>(j) * ldb + ranges_b[r].first;
         double s0 = 0, s1 = 0;
         size_t k = 0;
         const size_t n = ranges_a[r].second;
@@ -43,13 +44,14 @@ size_t numel_of(const Plan& plan, const std::vector<int>& idx) {
 }
 }  // namespace
 
-NtkResult ntk_indicators(const Plan& plan, const float* params, const NtkInputs& in, const std::vector<int>& weights,
+template <typename T>
+NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& in, const std::vector<int>& weights,
                          const std::vector<int>& cells, int threads) {
   NtkResult r;
   const Node& out = plan.nodes[plan.output];
   const size_t K = static_cast<size_t>(out.c) * out.h * out.w;
   const size_t P = numel_of(plan, weights);
-  std::vector<float> logits(static_cast<size_t>(in.B) * K), G(static_cast<size_t>(in.B) * P);
+  std::vector<T> logits(static_cast<size_t>(in.B) * K), G(static_cast<size_t>(in.B) * P);
   per_sample_gradients(plan, params, in.x, in.B, weights, threads, logits.data(), G.data());
 
   // Condition number of the NTK G G^T (the reference: eigvalsh, largest / smallest; NaN -> bad).
@@ -96,13 +98,13 @@ NtkResult ntk_indicators(const Plan& plan, const float* params, const NtkInputs&
     r.mse_reason = "the network has no cell parameters";
     return r;
   }
-  std::vector<float> vlogits(static_cast<size_t>(in.Bv) * K), Gy(static_cast<size_t>(in.Bv) * Pc);
+  std::vector<T> vlogits(static_cast<size_t>(in.Bv) * K), Gy(static_cast<size_t>(in.Bv) * Pc);
   per_sample_gradients(plan, params, in.vx, in.Bv, cells, threads, vlogits.data(), Gy.data());
   double sum_x = 0, sum_y = 0;
   for (int i = 0; i < in.B; ++i)
     for (const auto& cr : cell_in_x)
       for (size_t k = 0; k < cr.second; ++k) sum_x += G[static_cast<size_t>(i) * P + cr.first + k];
-  for (float v : Gy) sum_y += v;
+  for (T v : Gy) sum_y += v;
   if (sum_x == 0 || sum_y == 0) {
     r.mse_bad = true;
     r.mse_reason = "the cell gradients are all zero";
@@ -113,18 +115,18 @@ NtkResult ntk_indicators(const Plan& plan, const float* params, const NtkInputs&
   // Centred one-hot targets.
   const int C = in.classes;
   auto centred = [&](const int* y, int n) {
-    std::vector<double> T(static_cast<size_t>(n) * C, 0.0);
+    std::vector<double> out(static_cast<size_t>(n) * C, 0.0);
     for (int i = 0; i < n; ++i) {
       if (y[i] < 0 || y[i] >= C) throw EngineError("label " + std::to_string(y[i]) + " is outside 0.." + std::to_string(C - 1));
-      T[static_cast<size_t>(i) * C + y[i]] = 1.0;
+      out[static_cast<size_t>(i) * C + y[i]] = 1.0;
     }
     for (int k = 0; k < C; ++k) {
       double m = 0;
-      for (int i = 0; i < n; ++i) m += T[static_cast<size_t>(i) * C + k];
+      for (int i = 0; i < n; ++i) m += out[static_cast<size_t>(i) * C + k];
       m /= n;
-      for (int i = 0; i < n; ++i) T[static_cast<size_t>(i) * C + k] -= m;
+      for (int i = 0; i < n; ++i) out[static_cast<size_t>(i) * C + k] -= m;
     }
-    return T;
+    return out;
   };
   std::vector<double> Tx = centred(in.y, in.B), Ty = centred(in.vy, in.Bv);
   // Z = Kxx^-1 Tx, prediction = Kyx Z.
@@ -151,11 +153,12 @@ NtkResult ntk_indicators(const Plan& plan, const float* params, const NtkInputs&
   return r;
 }
 
-RegionResult linear_regions(const Plan& plan, const float* params, const float* x, int batch, int batches) {
+template <typename T>
+RegionResult linear_regions(const Plan& plan, const T* params, const T* x, int batch, int batches) {
   Patterns p;
   const size_t per = static_cast<size_t>(plan.in_c) * plan.in_h * plan.in_w;
   for (int b = 0; b < batches; ++b) {
-    Activations<float> acts;
+    Activations<T> acts;
     run_forward(plan, params, x + static_cast<size_t>(b) * batch * per, batch, acts);
     append_patterns(plan, acts, p);
   }
@@ -166,9 +169,10 @@ RegionResult linear_regions(const Plan& plan, const float* params, const float* 
   return r;
 }
 
-NaswotResult naswot(const Plan& plan, const float* params, const float* x, int batch) {
+template <typename T>
+NaswotResult naswot(const Plan& plan, const T* params, const T* x, int batch) {
   Patterns p;
-  Activations<float> acts;
+  Activations<T> acts;
   run_forward(plan, params, x, batch, acts);
   append_patterns(plan, acts, p);
   NaswotResult r;
@@ -176,5 +180,14 @@ NaswotResult naswot(const Plan& plan, const float* params, const float* x, int b
   r.singular = !naswot_logdet(p, r.logdet);
   return r;
 }
+
+#define TEGNAS_IND(T)                                                                                            \
+  template NtkResult ntk_indicators<T>(const Plan&, const T*, const NtkInputs<T>&, const std::vector<int>&,       \
+                                       const std::vector<int>&, int);                                             \
+  template RegionResult linear_regions<T>(const Plan&, const T*, const T*, int, int);                             \
+  template NaswotResult naswot<T>(const Plan&, const T*, const T*, int);
+TEGNAS_IND(float)
+TEGNAS_IND(double)
+#undef TEGNAS_IND
 
 }  // namespace tegnas

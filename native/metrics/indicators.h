@@ -17,11 +17,12 @@ struct NtkResult {
   std::string mse_reason;
 };
 
+template <typename T>
 struct NtkInputs {
-  const float* x = nullptr;      // B x input
+  const T* x = nullptr;          // B x input
   int B = 0;
   const int* y = nullptr;        // B labels (for the regression)
-  const float* vx = nullptr;     // Bv x input (null: no regression)
+  const T* vx = nullptr;         // Bv x input (null: no regression)
   int Bv = 0;
   const int* vy = nullptr;
   int classes = 0;
@@ -29,7 +30,8 @@ struct NtkInputs {
 
 // weights: parameter indices of the NTK gradient (the reference's `weight` group); cells: a subset of
 // them (the `cell` group) for the regression.
-NtkResult ntk_indicators(const Plan& plan, const float* params, const NtkInputs& in, const std::vector<int>& weights,
+template <typename T>
+NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& in, const std::vector<int>& weights,
                          const std::vector<int>& cells, int threads);
 
 struct RegionResult {
@@ -40,7 +42,8 @@ struct RegionResult {
 
 // Runs the plan on `batches` consecutive batches of `batch` inputs (BatchNorm statistics per batch),
 // pools the activation patterns and counts the distinct ones.
-RegionResult linear_regions(const Plan& plan, const float* params, const float* x, int batch, int batches);
+template <typename T>
+RegionResult linear_regions(const Plan& plan, const T* params, const T* x, int batch, int batches);
 
 struct NaswotResult {
   double logdet = 0;
@@ -48,6 +51,7 @@ struct NaswotResult {
   long long bits = 0;
 };
 
-NaswotResult naswot(const Plan& plan, const float* params, const float* x, int batch);
+template <typename T>
+NaswotResult naswot(const Plan& plan, const T* params, const T* x, int batch);
 
 }  // namespace tegnas

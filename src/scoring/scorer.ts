@@ -6,7 +6,7 @@
 import { type IndicatorBatches, batchesFromInputsFile, indicatorBatches } from '../data/batches.js';
 import { type DatasetName, datasetInfo } from '../data/datasets.js';
 import { TegnasError } from '../errors.js';
-import { NativeNet } from '../native.js';
+import { type FloatArray, NativeNet } from '../native.js';
 import { paramGroupIndices } from '../network.js';
 import { Network } from '../network.js';
 import { type DartsSelection, type DartsSupernetSelection, buildDartsNetwork, dartsEdgeSets } from '../plan/darts-network.js';
@@ -48,6 +48,13 @@ export interface ScorerOptions {
   naswot?: boolean;
   /** Cache scores by canonical key (default true). */
   cache?: boolean;
+  /**
+   * Arithmetic of the NTK networks (default float32, as the reference). float32 gradients carry ~1e-6
+   * relative error, which moves a condition number by about 1e-6 x cond; float64 is ~2x slower and
+   * agrees with a float64 PyTorch to ~1e-7. The thin networks for linear regions always run in float64
+   * (they are tiny), so the region count does not depend on rounding near zero.
+   */
+  precision?: 'float32' | 'float64';
 }
 
 /**
@@ -135,8 +142,11 @@ export class Scorer {
   readonly classes: number;
   readonly options: Readonly<ScorerOptions>;
   readonly #spec: SpaceSpec;
-  readonly #ntkParams: Float32Array[] = [];
-  readonly #thinParams: Float32Array[] = [];
+  readonly #ntkParams: FloatArray[] = [];
+  readonly #thinParams: Float64Array[] = [];
+  readonly #ntkX: FloatArray[];
+  readonly #valX: FloatArray[];
+  readonly #regionsX: Float64Array;
   readonly #cache = new Map<string, TegScores>();
   #evaluations = 0;
 
@@ -167,6 +177,14 @@ export class Scorer {
             batchPerRepeat: options.batchPerRepeat ?? false,
           }));
     this.classes = this.batches.classes;
+    const precision = options.precision ?? 'float32';
+    if (precision !== 'float32' && precision !== 'float64')
+      throw new TegnasError('E_INPUT', `precision must be float32 or float64, got ${JSON.stringify(precision)}`);
+    const f64 = precision === 'float64';
+    const asPrecision = (x: Float32Array): FloatArray => (f64 ? Float64Array.from(x) : x);
+    this.#ntkX = this.batches.ntk.map((b) => asPrecision(b.x));
+    this.#valX = this.batches.val.map((b) => asPrecision(b.x));
+    this.#regionsX = Float64Array.from(this.batches.regions.x);
 
     // Every architecture's plan declares the whole supernet, so one weight vector per repeat serves all.
     const probe = this.#spec.normalise(this.space === 'darts' ? DEFAULT_DARTS : DEFAULT_NB201).text;
@@ -181,8 +199,8 @@ export class Scorer {
         ntkTemplate.init(init, networkSeed(seed, 'ntk', r));
         thinTemplate.init(thinInit, networkSeed(seed, 'thin', r));
       }
-      this.#ntkParams.push(ntkTemplate.params.slice());
-      this.#thinParams.push(thinTemplate.params.slice());
+      this.#ntkParams.push(f64 ? Float64Array.from(ntkTemplate.params) : ntkTemplate.params.slice());
+      this.#thinParams.push(Float64Array.from(thinTemplate.params));
     }
     if (file) {
       for (const k of file.tensors.keys()) {
@@ -215,15 +233,15 @@ export class Scorer {
     const seconds = { ntk: 0, regions: 0, naswot: 0, total: 0 };
     const repeats: RepeatScores[] = [];
     for (let r = 0; r < this.repeat; r++) {
-      const nb = b.ntk[Math.min(r, b.ntk.length - 1)];
-      const vb = b.val[Math.min(r, b.val.length - 1)];
+      const bi = Math.min(r, b.ntk.length - 1), vi = Math.min(r, b.val.length - 1);
+      const nb = b.ntk[bi], vb = b.val[vi];
       let t = performance.now();
       const res = await ntk.ntkIndicatorsAsync(
         this.#ntkParams[r],
         {
-          x: nb.x,
+          x: this.#ntkX[bi],
           batch: nb.count,
-          val: (this.options.mse ?? true) ? { x: vb.x, batch: vb.count, y: vb.y, trainY: nb.y, classes: this.classes } : undefined,
+          val: (this.options.mse ?? true) ? { x: this.#valX[vi], batch: vb.count, y: vb.y, trainY: nb.y, classes: this.classes } : undefined,
         },
         weights,
         cells,
@@ -232,10 +250,10 @@ export class Scorer {
       seconds.ntk += (performance.now() - t) / 1000;
       t = performance.now();
       const regionBatch = b.regionBatchSize;
-      const reg = thin.linearRegions(this.#thinParams[r], b.regions.x, regionBatch, b.regions.count / regionBatch);
+      const reg = thin.linearRegions(this.#thinParams[r], this.#regionsX, regionBatch, b.regions.count / regionBatch);
       seconds.regions += (performance.now() - t) / 1000;
       t = performance.now();
-      const nw = (this.options.naswot ?? true) ? ntk.naswot(this.#ntkParams[r], nb.x, nb.count) : { logdet: null };
+      const nw = (this.options.naswot ?? true) ? ntk.naswot(this.#ntkParams[r], this.#ntkX[bi], nb.count) : { logdet: null };
       seconds.naswot += (performance.now() - t) / 1000;
       const reasons = [res.condBad ? `NTK: ${res.condReason}` : '', res.mseBad ? `regression: ${res.mseReason}` : ''].filter(Boolean);
       repeats.push({
