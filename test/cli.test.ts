@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,4 +49,35 @@ test('an all-none architecture is flagged bad with a reason, and nothing is NaN'
   t.regex(s.badReason, /zero/);
   t.is(s.cond, null);
   t.is(s.regions, 1);
+});
+
+test('tegnas search rejects bad flags with one line and exit code 2, before any work', (t) => {
+  usageError(t, ['search', '--algo', 'hillclimb'], /--algo must be one of/);
+  usageError(t, ['search', '--steps=-5'], /--steps must be between 1/);
+  usageError(t, ['search', '--population', '20000'], /--population must be between 1 and 15625/);
+  usageError(t, ['search', '--population', '8', '--sample', '9'], /--sample must be between 1 and 8/);
+  usageError(t, ['search', '--data-dir', '/nonexistent/folder'], /--data-dir \/nonexistent\/folder is not a readable folder/);
+  usageError(t, ['search', '--lr', 'fast'], /--lr must be a number/);
+});
+
+test('a small search prints the architecture with its NAS-Bench-201 accuracies, and the same seed repeats it', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tegnas-'));
+  const args = ['search', '--population', '4', '--sample', '2', '--steps', '2', '--repeat', '1', '--seed', '3'];
+  const a = run(...args, '--out', join(dir, 'a.json'));
+  t.is(a.status, 0, a.stderr);
+  t.regex(a.stdout, /best {8}\|/);
+  t.regex(a.stdout, /cifar100 +\d+\.\d\d %/);
+  const b = run(...args, '--out', join(dir, 'b.json'));
+  t.is(b.status, 0, b.stderr);
+  const strip = (f: string) => {
+    const j = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+    delete j.seconds;
+    delete j.best.scores.seconds;
+    return j;
+  };
+  const ja = strip('a.json'), jb = strip('b.json');
+  t.deepEqual(ja, jb);
+  for (const k of ['algo', 'space', 'dataset', 'seed', 'best', 'evaluations', 'history']) t.true(k in ja, k);
+  t.true('nb201' in ja.best);
+  t.is(ja.history.length, 6);
 });

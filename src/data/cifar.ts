@@ -167,6 +167,9 @@ export function readCifarDir(dir: string, dataset: CifarDataset, split: 'train' 
   return concatImageSets(sets);
 }
 
+/** {@link readCifarDir} by its short name: the official CIFAR files of one split found in `dir`. */
+export const readCifar: (dir: string, dataset: CifarDataset, split: 'train' | 'test') => ImageSet = readCifarDir;
+
 /** Images [start, start + count) as normalised float32 NCHW: (pixel / 255 - mean) / std per channel. */
 export function normalise(set: ImageSet, mean: readonly number[], std: readonly number[], start = 0, count = set.count - start): Float32Array {
   if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 1 || start + count > set.count)
