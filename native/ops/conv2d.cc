@@ -97,13 +97,19 @@ TEGNAS_INLINE void conv_weight_grad(const Tensor<T>& x, const Grad<T>& dy, const
   for (int n = 0; n < N; ++n)
     for (int ci = 0; ci < g.cin; ++ci) {
       const int gr = ci / cig, cil = ci % cig;
-      pad_plane(x.data() + (static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win, g.hin, g.win, g.ph, g.pw, xp);
+      const T* xsrc = x.data() + (static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win;
+      // Unpadded convolutions (1x1) read the input in place.
+      const T* xplane = xsrc;
+      if (g.ph || g.pw) {
+        pad_plane(xsrc, g.hin, g.win, g.ph, g.pw, xp);
+        xplane = xp.data();
+      }
       for (int col = 0; col < cog; ++col) {
         const int co = gr * cog + col;
         for (int t = 0; t < KK; ++t) acc[t] = V{};
         const T* dyp = dy.at((static_cast<size_t>(n) * g.cout + co) * g.hout * g.wout);
         for (int oh = 0; oh < g.hout; ++oh) {
-          const T* xrow = xp.data() + static_cast<size_t>(oh * g.sh) * Wp;
+          const T* xrow = xplane + static_cast<size_t>(oh * g.sh) * Wp;
           int ow = 0;
           if (KC == 1) {
             // One tap: four partial sums over consecutive columns hide the FMA latency.
@@ -195,12 +201,15 @@ TEGNAS_INLINE void conv_data_grad_gather(const T* weight, const Grad<T>& dy, con
   // dy row oh = ih + ph - ki*dh; pad so every (ih, ki) lands inside.
   const int top = std::max(0, (g.kh - 1) * g.dh - g.ph), left = std::max(0, (g.kw - 1) * g.dw - g.pw);
   const int Hq = top + std::max(g.hout, g.hin + g.ph), Wq = left + std::max(g.wout, g.win + g.pw);
-  std::vector<T> q_store(static_cast<size_t>(g.cout) * Hq * Wq * kSeeds);
+  // Without padding (1x1 convolutions) dy itself is the gathered plane; otherwise a zero-bordered copy.
+  const bool direct = top == 0 && left == 0 && Hq == g.hout && Wq == g.wout;
+  std::vector<T> q_store(direct ? 0 : static_cast<size_t>(g.cout) * Hq * Wq * kSeeds);
   V* q = reinterpret_cast<V*>(q_store.data());
   const size_t qplane = static_cast<size_t>(Hq) * Wq;
   // The border stays zero; every sample overwrites the interior.
   for (int n = 0; n < N; ++n) {
-    for (int co = 0; co < g.cout; ++co) {
+    if (direct) q = reinterpret_cast<V*>(const_cast<T*>(dy.at(static_cast<size_t>(n) * g.cout * g.hout * g.wout)));
+    for (int co = 0; co < g.cout && !direct; ++co) {
       const T* src = dy.at((static_cast<size_t>(n) * g.cout + co) * g.hout * g.wout);
       for (int oh = 0; oh < g.hout; ++oh)
         std::copy(src + static_cast<size_t>(oh) * g.wout * kSeeds, src + static_cast<size_t>(oh + 1) * g.wout * kSeeds,
