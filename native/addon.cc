@@ -346,7 +346,7 @@ struct PerSampleJob {
       per_sample_gradients(*plan, p32.data(), x32.data(), N, req, threads, logits32.data(), G32.data());
     }
   }
-  Napi::Object result(Napi::Env env) {
+  Napi::Object value(Napi::Env env) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("logits", f64 ? make_array(env, logits64) : make_array(env, logits32));
     o.Set("grads", f64 ? make_array(env, G64) : make_array(env, G32));
@@ -354,26 +354,6 @@ struct PerSampleJob {
     o.Set("cols", Napi::Number::New(env, static_cast<double>(P)));
     return o;
   }
-};
-
-class PerSampleWorker : public Napi::AsyncWorker {
- public:
-  PerSampleWorker(Napi::Env env, std::unique_ptr<PerSampleJob> job)
-      : Napi::AsyncWorker(env), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      job_->run();
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override { deferred_.Resolve(job_->result(Env())); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  std::unique_ptr<PerSampleJob> job_;
-  Napi::Promise::Deferred deferred_;
 };
 
 class Network : public Napi::ObjectWrap<Network> {
@@ -509,48 +489,36 @@ class Network : public Napi::ObjectWrap<Network> {
     });
   }
 
+  // Prepares a job from the arguments and runs it here (sync) or on the libuv pool (a promise).
+  template <typename Job>
+  Napi::Value run_job(const Napi::CallbackInfo& info, bool async, size_t min_args, const char* usage) {
+    return guard(info, [&]() -> Napi::Value {
+      if (info.Length() < min_args) throw EngineError(usage);
+      auto job = std::make_unique<Job>();
+      job->prepare(info, plan_);
+      if (!async) {
+        job->run();
+        return job->value(info.Env());
+      }
+      auto* worker = new JobWorker<Job>(info.Env(), std::move(job));
+      Napi::Promise p = worker->promise();
+      worker->Queue();
+      return p;
+    });
+  }
+
   // perSampleGradients(params, x, batch, reqParams, threads?) -> { logits, grads (batch x P), rows, cols }
   Napi::Value PerSample(const Napi::CallbackInfo& info) {
-    return guard(info, [&]() -> Napi::Value {
-      if (info.Length() < 4) throw EngineError("perSampleGradients(params, input, batch, params): four arguments are required");
-      PerSampleJob job;
-      job.prepare(info, plan_);
-      job.run();
-      return job.result(info.Env());
-    });
+    return run_job<PerSampleJob>(info, false, 4, "perSampleGradients(params, input, batch, params): four arguments are required");
   }
 
   Napi::Value PerSampleAsync(const Napi::CallbackInfo& info) {
-    return guard(info, [&]() -> Napi::Value {
-      if (info.Length() < 4) throw EngineError("perSampleGradientsAsync(params, input, batch, params): four arguments are required");
-      auto job = std::make_unique<PerSampleJob>();
-      job->prepare(info, plan_);
-      auto* worker = new PerSampleWorker(info.Env(), std::move(job));
-      Napi::Promise p = worker->promise();
-      worker->Queue();
-      return p;
-    });
+    return run_job<PerSampleJob>(info, true, 4, "perSampleGradientsAsync(params, input, batch, params): four arguments are required");
   }
 
-  Napi::Value Ntk(const Napi::CallbackInfo& info) {
-    return guard(info, [&]() -> Napi::Value {
-      NtkJob job;
-      job.prepare(info, plan_);
-      job.run();
-      return job.value(info.Env());
-    });
-  }
+  Napi::Value Ntk(const Napi::CallbackInfo& info) { return run_job<NtkJob>(info, false, 10, "ntkIndicators: ten arguments are required"); }
 
-  Napi::Value NtkAsync(const Napi::CallbackInfo& info) {
-    return guard(info, [&]() -> Napi::Value {
-      auto job = std::make_unique<NtkJob>();
-      job->prepare(info, plan_);
-      auto* worker = new JobWorker<NtkJob>(info.Env(), std::move(job));
-      Napi::Promise p = worker->promise();
-      worker->Queue();
-      return p;
-    });
-  }
+  Napi::Value NtkAsync(const Napi::CallbackInfo& info) { return run_job<NtkJob>(info, true, 10, "ntkIndicatorsAsync: ten arguments are required"); }
 
   // linearRegions(params, x, batch, batches) -> { regions, bits, inputs }, in the inputs' precision.
   Napi::Value Regions(const Napi::CallbackInfo& info) {
