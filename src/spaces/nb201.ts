@@ -94,6 +94,11 @@ export function mutateNb201(arch: ArchString, rng: Rng): ArchString {
  * terms are dropped rather than kept as '#' inside sums, so e.g. `x + 0` and `x` also share a key.
  */
 export function nb201CanonicalKey(arch: ArchString | Nb201Arch): string {
+  return cellExpression(arch, true);
+}
+
+/** Node 3's expression; zero terms dropped from sums (ours) or kept as '#' (the reference's rule). */
+function cellExpression(arch: ArchString | Nb201Arch, dropZeros: boolean): string {
   const ops = typeof arch === 'string' ? parseNb201(arch) : arch;
   const nodes = ['0'];
   for (let to = 1; to < 4; to++) {
@@ -101,8 +106,9 @@ export function nb201CanonicalKey(arch: ArchString | Nb201Arch): string {
     NB201_EDGES.forEach(([t, from], e) => {
       if (t !== to) return;
       const x = nodes[from];
-      if (ops[e] === 'none' || x === '#') return;
-      terms.push(ops[e] === 'skip_connect' ? x : `(${x})@${ops[e]}`);
+      if (ops[e] === 'none' || x === '#') {
+        if (!dropZeros) terms.push('#');
+      } else terms.push(ops[e] === 'skip_connect' ? x : `(${x})@${ops[e]}`);
     });
     terms.sort();
     nodes.push(terms.length ? terms.join('+') : '#');
@@ -112,16 +118,5 @@ export function nb201CanonicalKey(arch: ArchString | Nb201Arch): string {
 
 /** The reference's own isomorphism key (`to_unique_str(consider_zero=True)`): 6,466 classes over the space. */
 export function nb201ReferenceKey(arch: ArchString | Nb201Arch): string {
-  const ops = typeof arch === 'string' ? parseNb201(arch) : arch;
-  const nodes = ['0'];
-  for (let to = 1; to < 4; to++) {
-    const terms: string[] = [];
-    NB201_EDGES.forEach(([t, from], e) => {
-      if (t !== to) return;
-      const x = nodes[from];
-      terms.push(ops[e] === 'none' || x === '#' ? '#' : ops[e] === 'skip_connect' ? x : `(${x})@${ops[e]}`);
-    });
-    nodes.push(terms.sort().join('+'));
-  }
-  return nodes[3];
+  return cellExpression(arch, false);
 }
