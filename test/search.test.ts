@@ -99,3 +99,21 @@ test('a DARTS REINFORCE search proposes genotypes that parse back', async (t) =>
   const r = await reinforce(ev, { seed: 0, steps: 20 });
   t.notThrows(() => parseGenotype(r.best.arch));
 });
+
+test('DARTS pruning ends with a valid genotype: one op per kept edge, two inputs per node', async (t) => {
+  const ev: Evaluator = {
+    space: 'darts',
+    async score(a) {
+      // A supernet selection: more sep_conv_3x3 and edges from state 0 "help".
+      const text = typeof a === 'string' ? a : JSON.stringify(a);
+      const sep = (text.match(/sep_conv_3x3/g) ?? []).length;
+      const from0 = (text.match(/<-0/g) ?? []).length;
+      return fakeScores(text, text, 1000 - 5 * sep - 3 * from0 + text.length / 100, null, 100 + 5 * sep + from0);
+    },
+  };
+  const r = await prune(ev, { seed: 0 });
+  const g = parseGenotype(r.best.arch);
+  for (const cell of [g.normal, g.reduce])
+    for (let k = 0; k < 4; k++) t.not(cell[2 * k][1], cell[2 * k + 1][1]);
+  t.true(g.normal.some(([op]) => op === 'sep_conv_3x3'));
+});
