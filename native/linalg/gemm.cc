@@ -2,6 +2,8 @@
 // memory of both operands, which lets the compiler vectorise it; speed work lives in a later pass.
 #include "gemm.h"
 
+#include "../tensor.h"
+
 #include <algorithm>
 #include <vector>
 
@@ -13,7 +15,7 @@ constexpr int kBlockN = 512;
 
 // C[i, j] += sum_p A[i, p] * B[p, j]   (A: M x K, B: K x N)
 template <typename T>
-void gemm_nn(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C, int ldc) {
+TEGNAS_INLINE void gemm_nn(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C, int ldc) {
   for (int j0 = 0; j0 < N; j0 += kBlockN) {
     const int j1 = std::min(N, j0 + kBlockN);
     for (int p0 = 0; p0 < K; p0 += kBlockK) {
@@ -34,7 +36,7 @@ void gemm_nn(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C
 
 // C[i, j] += sum_p A[p, i] * B[p, j]   (A: K x M, B: K x N)
 template <typename T>
-void gemm_tn(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C, int ldc) {
+TEGNAS_INLINE void gemm_tn(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C, int ldc) {
   for (int p = 0; p < K; ++p) {
     const T* a = A + static_cast<size_t>(p) * lda;
     const T* b = B + static_cast<size_t>(p) * ldb;
@@ -49,7 +51,7 @@ void gemm_tn(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C
 
 // C[i, j] += sum_p A[i, p] * B[j, p]   (A: M x K, B: N x K): dot products, 4 partial sums.
 template <typename T>
-void gemm_nt(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C, int ldc) {
+TEGNAS_INLINE void gemm_nt(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C, int ldc) {
   for (int i = 0; i < M; ++i) {
     const T* a = A + static_cast<size_t>(i) * lda;
     for (int j = 0; j < N; ++j) {
@@ -70,17 +72,16 @@ void gemm_nt(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C
 
 // C[i, j] += sum_p A[p, i] * B[j, p]: rare; transpose B into a scratch buffer.
 template <typename T>
-void gemm_tt(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C, int ldc) {
+TEGNAS_INLINE void gemm_tt(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C, int ldc) {
   std::vector<T> bt(static_cast<size_t>(K) * N);
   for (int j = 0; j < N; ++j)
     for (int p = 0; p < K; ++p) bt[static_cast<size_t>(p) * N + j] = B[static_cast<size_t>(j) * ldb + p];
   gemm_tn(M, N, K, A, lda, bt.data(), N, C, ldc);
 }
-}  // namespace
 
 template <typename T>
-void gemm(bool transA, bool transB, int M, int N, int K, const T* A, int lda, const T* B, int ldb,
-          T* C, int ldc, bool accumulate) {
+TEGNAS_INLINE void gemm_any(bool transA, bool transB, int M, int N, int K, const T* A, int lda, const T* B, int ldb,
+                            T* C, int ldc, bool accumulate) {
   if (!accumulate)
     for (int i = 0; i < M; ++i) std::fill(C + static_cast<size_t>(i) * ldc, C + static_cast<size_t>(i) * ldc + N, T(0));
   if (M <= 0 || N <= 0 || K <= 0) return;
@@ -90,7 +91,27 @@ void gemm(bool transA, bool transB, int M, int N, int K, const T* A, int lda, co
   else gemm_tt(M, N, K, A, lda, B, ldb, C, ldc);
 }
 
-template void gemm<float>(bool, bool, int, int, int, const float*, int, const float*, int, float*, int, bool);
-template void gemm<double>(bool, bool, int, int, int, const double*, int, const double*, int, double*, int, bool);
+// One copy of the loops per instruction set (AVX-512, AVX2, baseline), picked when the addon loads.
+TEGNAS_SIMD void gemm_f(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C,
+                        int ldc, bool acc) {
+  gemm_any(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);
+}
+TEGNAS_SIMD void gemm_d(bool ta, bool tb, int M, int N, int K, const double* A, int lda, const double* B, int ldb,
+                        double* C, int ldc, bool acc) {
+  gemm_any(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);
+}
+}  // namespace
+
+template <>
+void gemm<float>(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+                 bool acc) {
+  gemm_f(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);
+}
+template <>
+void gemm<double>(bool ta, bool tb, int M, int N, int K, const double* A, int lda, const double* B, int ldb, double* C,
+                  int ldc, bool acc) {
+  gemm_d(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);
+}
+
 
 }  // namespace tegnas
