@@ -40,7 +40,7 @@ function hasCommand(cmd) {
 }
 
 if (!forceBuild && loads()) {
-  log('using the prebuilt native addon');
+  log('the native addon loads (a bundled prebuild or an earlier build); set TEGNAS_BUILD_FROM_SOURCE=1 to rebuild');
   process.exit(0);
 }
 
