@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { NB201_DATASETS, nb201Table } from '../src/benchmarks/nb201.js';
 import { NB201_HEADER, NB201_MAGIC, NB201_VERSION, accuracyOffset, fnv1a } from '../src/benchmarks/nb201-format.js';
-import { NB201_OPS, parseNb201 } from '../src/spaces/nb201.js';
+import { NB201_SIZE, nb201Code } from '../src/spaces/nb201.js';
 
 const csv = process.argv[2] ?? '../shared/data/nb201/nb201-200ep.csv';
 const out = process.argv[3] ?? 'data/nb201/nb201-200ep.bin';
@@ -14,7 +14,7 @@ const header = lines[0].split(',');
 const expected = ['index', 'arch_str', 'cifar10_valid_xvalid', 'cifar10_valid_oritest', 'cifar10_oritest', 'cifar100_xtest', 'imagenet16_120_xtest'];
 if (header.join(',') !== expected.join(',')) throw new Error(`unexpected CSV header ${header.join(',')}`);
 const rows = lines.length - 1;
-if (rows !== 5 ** 6) throw new Error(`expected ${5 ** 6} rows, found ${rows}`);
+if (rows !== NB201_SIZE) throw new Error(`expected ${NB201_SIZE} rows, found ${rows}`);
 const seen = new Set<number>();
 const cols = 5;
 const buf = new ArrayBuffer(accuracyOffset(rows) + rows * cols * 8);
@@ -27,7 +27,7 @@ view.setUint32(16, cols, true);
 lines.slice(1).forEach((line, r) => {
   const f = line.split(',');
   if (Number(f[0]) !== r) throw new Error(`row ${r} has index ${f[0]}`);
-  const code = parseNb201(f[1]).reduce((c, op) => c * 5 + NB201_OPS.indexOf(op), 0);
+  const code = nb201Code(f[1]);
   if (seen.has(code)) throw new Error(`row ${r} repeats the architecture ${f[1]}`);
   seen.add(code);
   view.setUint16(NB201_HEADER + 2 * r, code, true);

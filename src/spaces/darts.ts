@@ -133,44 +133,64 @@ export const DARTS_GENOTYPE_OPS = DARTS_OPS.filter((o) => o !== 'none');
 function cellPairs(rng: Rng): DartsPair[] {
   const pairs: DartsPair[] = [];
   for (let k = 0; k < DARTS_STEPS; k++) {
-    // Top-2 edges of uniform random weights = a uniform pair of distinct input states; each op uniform.
-    const [a, b] = rng.sample(Array.from({ length: k + 2 }, (_, i) => i), 2).sort((x, y) => x - y);
-    for (const input of [a, b]) pairs.push([DARTS_GENOTYPE_OPS[rng.int(DARTS_GENOTYPE_OPS.length)], input]);
+    // The reference keeps the 2 input edges whose best non-none weight is largest, strongest first, and
+    // on each the op of largest weight: with uniform random weights, a uniform pair of distinct input
+    // states in uniform random order, and on each an independent uniform op other than `none`.
+    for (const input of rng.sample(Array.from({ length: k + 2 }, (_, i) => i), 2))
+      pairs.push([DARTS_GENOTYPE_OPS[rng.int(DARTS_GENOTYPE_OPS.length)], input]);
   }
   return pairs;
 }
 
-/** A random genotype as the reference draws one (DARTS parse of uniform random architecture weights). */
+/**
+ * A random genotype as the reference's evolution and random search draw one (the DARTS parse of
+ * uniform random architecture weights, torch.rand(14, 8) per cell): for each node of each cell two
+ * distinct input states, uniformly, listed in random order, each with a uniform op from
+ * DARTS_GENOTYPE_OPS (never `none`).
+ */
 export function randomGenotype(rng: Rng): Genotype {
   return { normal: cellPairs(rng), normalConcat: [2, 3, 4, 5], reduce: cellPairs(rng), reduceConcat: [2, 3, 4, 5] };
 }
 
 /**
- * Regularised evolution's DARTS mutation: half the time rewire one input of one node (to another
- * state that is not the node's other input), else give one edge another op (never `none`). The
- * reference may also draw `none` or a duplicate input; tegnas keeps every child a valid genotype.
+ * Regularised evolution's DARTS mutation; the child differs from the parent in exactly one (op, input)
+ * pair. A fair coin picks the kind of change, then the normal or reduction cell is picked uniformly:
+ * - rewire (topology): a node uniformly among nodes 1..3 (node 0 can only read states 0 and 1, which
+ *   it already does), one of its two inputs uniformly, moved to a uniform state among those the node
+ *   does not read yet, so its inputs stay distinct;
+ * - op: a node uniformly among 0..3, one of its two pairs uniformly, its op replaced by a uniform other
+ *   op from DARTS_GENOTYPE_OPS.
+ * The reference draws the new input among all the node's states, so its child may be unchanged or read
+ * one state twice; tegnas keeps every child a valid, different genotype.
  */
 export function mutateGenotype(g: Genotype, rng: Rng): Genotype {
+  validateGenotype(g);
   const child: Genotype = {
     normal: g.normal.map(([o, i]) => [o, i] as DartsPair),
     normalConcat: [...g.normalConcat],
     reduce: g.reduce.map(([o, i]) => [o, i] as DartsPair),
     reduceConcat: [...g.reduceConcat],
   };
+  const rewire = rng.int(2) === 0;
   const cell = rng.int(2) === 0 ? child.normal : child.reduce;
-  const node = rng.int(DARTS_STEPS);
-  const slot = 2 * node + rng.int(2);
-  const other = cell[slot ^ 1][1];
-  const inputs = Array.from({ length: node + 2 }, (_, i) => i).filter((i) => i !== cell[slot][1] && i !== other);
-  if (rng.int(2) === 0 && inputs.length > 0) cell[slot][1] = inputs[rng.int(inputs.length)];
-  else {
+  if (rewire) {
+    const node = 1 + rng.int(DARTS_STEPS - 1);
+    const slot = 2 * node + rng.int(2);
+    const used = [cell[2 * node][1], cell[2 * node + 1][1]];
+    const inputs = Array.from({ length: node + 2 }, (_, i) => i).filter((i) => !used.includes(i));
+    cell[slot][1] = inputs[rng.int(inputs.length)];
+  } else {
+    const slot = 2 * rng.int(DARTS_STEPS) + rng.int(2);
     const ops = DARTS_GENOTYPE_OPS.filter((o) => o !== cell[slot][0]);
     cell[slot][0] = ops[rng.int(ops.length)];
   }
   return validateGenotype(child);
 }
 
-/** Canonical text for caching: each node's two (op, input) pairs sorted by input. */
+/**
+ * Canonical text for caching: the genotype's DARTS text with each node's two (op, input) pairs sorted
+ * by input state (then op), so genotypes that differ only in the order of a node's inputs share it.
+ */
 export function genotypeKey(g: Genotype): string {
   const sortCell = (pairs: DartsPair[]) => {
     const out: DartsPair[] = [];
