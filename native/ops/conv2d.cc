@@ -275,29 +275,18 @@ TEGNAS_INLINE void conv_data_grad_any(const T* w, const Grad<T>& dy, const ConvG
   else if (g.kh == 5 && g.kw == 5) conv_data_grad_gather<T, 5>(w, dy, g, dx, m);
   else conv_data_grad_gather<T, 0>(w, dy, g, dx, m);
 }
-TEGNAS_SIMD void conv_weight_grad_f(const Tensor<float>& x, const Grad<float>& dy, const ConvGeom& g, float* dw, size_t st) {
+// One clone set per precision; overloads so conv2d_backward<T> picks by type.
+TEGNAS_SIMD void weight_grad(const Tensor<float>& x, const Grad<float>& dy, const ConvGeom& g, float* dw, size_t st) {
   conv_weight_grad_any(x, dy, g, dw, st);
 }
-TEGNAS_SIMD void conv_weight_grad_d(const Tensor<double>& x, const Grad<double>& dy, const ConvGeom& g, double* dw, size_t st) {
+TEGNAS_SIMD void weight_grad(const Tensor<double>& x, const Grad<double>& dy, const ConvGeom& g, double* dw, size_t st) {
   conv_weight_grad_any(x, dy, g, dw, st);
 }
-TEGNAS_SIMD void conv_data_grad_f(const float* w, const Grad<float>& dy, const ConvGeom& g, Grad<float>& dx, const float* m) {
+TEGNAS_SIMD void data_grad(const float* w, const Grad<float>& dy, const ConvGeom& g, Grad<float>& dx, const float* m) {
   conv_data_grad_any(w, dy, g, dx, m);
 }
-TEGNAS_SIMD void conv_data_grad_d(const double* w, const Grad<double>& dy, const ConvGeom& g, Grad<double>& dx, const double* m) {
+TEGNAS_SIMD void data_grad(const double* w, const Grad<double>& dy, const ConvGeom& g, Grad<double>& dx, const double* m) {
   conv_data_grad_any(w, dy, g, dx, m);
-}
-inline void weight_grad(const Tensor<float>& x, const Grad<float>& dy, const ConvGeom& g, float* dw, size_t st) {
-  conv_weight_grad_f(x, dy, g, dw, st);
-}
-inline void weight_grad(const Tensor<double>& x, const Grad<double>& dy, const ConvGeom& g, double* dw, size_t st) {
-  conv_weight_grad_d(x, dy, g, dw, st);
-}
-inline void data_grad(const float* w, const Grad<float>& dy, const ConvGeom& g, Grad<float>& dx, const float* m) {
-  conv_data_grad_f(w, dy, g, dx, m);
-}
-inline void data_grad(const double* w, const Grad<double>& dy, const ConvGeom& g, Grad<double>& dx, const double* m) {
-  conv_data_grad_d(w, dy, g, dx, m);
 }
 }  // namespace
 
