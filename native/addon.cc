@@ -1,6 +1,9 @@
 // node-addon-api bindings only: argument checks, conversion, and AsyncWorkers. All numerical work
 // is in ops/, graph/ and linalg/. Every C++ exception becomes a JS Error; nothing here aborts.
 #include <napi.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <cmath>
 #include <memory>
@@ -225,6 +228,13 @@ Napi::Object ntk_result(Napi::Env env, const NtkResult& r) {
     o.Set("mseBad", Napi::Boolean::New(env, r.mse_bad));
     o.Set("mseReason", Napi::String::New(env, r.mse_reason));
   }
+  if (r.naswot_computed) {
+    Napi::Object nw = Napi::Object::New(env);
+    nw.Set("logdet", r.naswot_singular ? env.Null() : Napi::Number::New(env, r.naswot_logdet));
+    nw.Set("singular", Napi::Boolean::New(env, r.naswot_singular));
+    nw.Set("bits", Napi::Number::New(env, static_cast<double>(r.naswot_bits)));
+    o.Set("naswot", nw);
+  }
   return o;
 }
 
@@ -237,9 +247,10 @@ struct NtkJob {
   std::vector<double> params64, x64, vx64;
   std::vector<int> y, vy, weights, cells;
   int B = 0, Bv = 0, classes = 0, threads = 1;
+  bool naswot = false;
   NtkResult result;
 
-  // (params, x, batch, y, vx|null, vbatch, vy, classes, weights, cells, threads?)
+  // (params, x, batch, y, vx|null, vbatch, vy, classes, weights, cells, threads?, naswot?)
   void prepare(const Napi::CallbackInfo& info, const std::shared_ptr<const Plan>& pl) {
     plan = pl;
     if (info.Length() < 10) throw EngineError("ntkIndicators(params, x, batch, y, vx, vbatch, vy, classes, weights, cells, threads?): ten arguments are required");
@@ -258,6 +269,10 @@ struct NtkJob {
     for (int r : weights) if (r < 0 || r >= static_cast<int>(plan->params.size())) throw EngineError("NTK parameter index out of range");
     for (int r : cells) if (r < 0 || r >= static_cast<int>(plan->params.size())) throw EngineError("cell parameter index out of range");
     threads = info.Length() > 10 && !info[10].IsUndefined() ? checked_batch(info[10]) : default_threads();
+    if (info.Length() > 11 && !info[11].IsUndefined()) {
+      if (!info[11].IsBoolean()) throw EngineError("naswot (argument 12) must be a boolean");
+      naswot = info[11].As<Napi::Boolean>().Value();
+    }
     if (!info[4].IsNull() && !info[4].IsUndefined()) {
       const napi_typedarray_type want = f64 ? napi_float64_array : napi_float32_array;
       if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != want)
@@ -275,6 +290,7 @@ struct NtkJob {
     NtkInputs<T> in;
     in.x = x.data(); in.B = B; in.y = y.empty() ? nullptr : y.data();
     in.vx = vx.empty() ? nullptr : vx.data(); in.Bv = Bv; in.vy = vy.empty() ? nullptr : vy.data(); in.classes = classes;
+    in.naswot = naswot;
     result = ntk_indicators(*plan, p.data(), in, weights, cells, threads);
   }
   void run() {
@@ -659,6 +675,14 @@ Napi::Value SolveLinear(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+#if defined(__GLIBC__)
+  // Gradient buffers of one backward pass are tens of MB and are freed and reallocated for every
+  // architecture; glibc would hand each one back to the kernel (mmap / trim) and take the page faults
+  // and page zeroing again next time, about a tenth of a light network's scoring time. Keep them in the
+  // heap instead (the largest is 32 MB; peak memory is unchanged, only its release is lazier).
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
   exports.Set("symmetricEigenvalues", Napi::Function::New(env, SymEig));
   exports.Set("solveLinear", Napi::Function::New(env, SolveLinear));
   exports.Set("patternStats", Napi::Function::New(env, PatternStats));

@@ -59,6 +59,8 @@ export interface NtkIndicatorResult {
   mse?: number | null;
   mseBad?: boolean;
   mseReason?: string;
+  /** Present when NtkBatches.naswot was set. */
+  naswot?: NaswotResult;
 }
 
 export interface RegionCount {
@@ -117,6 +119,7 @@ type NtkArgs = [
   weights: Int32Array,
   cells: Int32Array,
   threads?: number,
+  naswot?: boolean,
 ];
 
 /** The batches of one NTK evaluation. Without `val`, only the condition number is computed. */
@@ -124,6 +127,8 @@ export interface NtkBatches {
   x: FloatArray;
   batch: number;
   val?: { x: FloatArray; batch: number; y: Int32Array; trainY: Int32Array; classes: number };
+  /** Also NASWOT, from the activations of the NTK forward pass over `x` (no second forward pass). */
+  naswot?: boolean;
 }
 
 interface Binding {
@@ -255,7 +260,7 @@ export class NativeNet {
   #ntkArgs(params: FloatArray, b: NtkBatches, weights: number[], cells: number[], threads?: number): NtkArgs {
     const v = b.val;
     return [params, b.x, b.batch, v ? v.trainY : null, v ? v.x : null, v ? v.batch : 0, v ? v.y : null, v ? v.classes : 0,
-      Int32Array.from(weights), Int32Array.from(cells), threads];
+      Int32Array.from(weights), Int32Array.from(cells), threads, b.naswot ?? false];
   }
 
   /** NTK condition number (gradients of `weights`) and, with a validation batch, the regression error (gradients of `cells`). */

@@ -46,12 +46,15 @@ void run_forward(const Plan& plan, const T* params, const T* x, int N, Activatio
 
 namespace {
 // What a backward pass needs besides the activations: where each requested parameter's gradient goes
-// in a row, and which nodes need an output gradient at all.
+// in a row, which nodes need an output gradient at all, and the add nodes as flat weighted sums.
 struct BackwardSetup {
   std::vector<long long> col;  // column offset of each parameter in a row, -1 when not requested
   size_t P = 0;
   std::vector<bool> up;        // the gradient of this node's output is needed
-  std::vector<int> consumers;  // live nodes reading each node's output
+  std::vector<int> consumers;  // live nodes reading each node's output (with multiplicity)
+  // An add node's inputs with their multiplicities, through the add nodes only it reads: a cell of
+  // skip connections (node2 = x + x, node3 = x + x + node2) becomes node3 = 4 x, one pass instead of five.
+  std::vector<std::vector<std::pair<int, int>>> flat;
 };
 
 BackwardSetup setup_backward(const Plan& plan, const std::vector<int>& req_params, bool want_input) {
@@ -75,6 +78,27 @@ BackwardSetup setup_backward(const Plan& plan, const std::vector<int>& req_param
       for (int in : nd.inputs) u = u || b.up[in];
     b.up[i] = u;
   }
+  b.flat.assign(plan.nodes.size(), {});
+  for (size_t i = 0; i < plan.nodes.size(); ++i) {
+    const Node& nd = plan.nodes[i];
+    if (nd.op != Op::Add || !plan.live[i]) continue;
+    std::vector<std::pair<int, int>>& f = b.flat[i];
+    auto add_term = [&f](int node, int times) {
+      for (auto& t : f)
+        if (t.first == node) {
+          t.second += times;
+          return;
+        }
+      f.emplace_back(node, times);
+    };
+    for (int in : nd.inputs) {
+      if (plan.nodes[in].op == Op::Add && b.consumers[in] == 1 && in != plan.output) {
+        for (const auto& t : b.flat[in]) add_term(t.first, t.second);
+      } else {
+        add_term(in, 1);
+      }
+    }
+  }
   return b;
 }
 
@@ -89,30 +113,22 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
   auto Pp = [&](int ref) -> const T* { return ref >= 0 ? params + plan.params[ref].offset : nullptr; };
   auto dP = [&](int ref) -> T* { return (ref >= 0 && b.col[ref] >= 0) ? rows + b.col[ref] : nullptr; };
   std::vector<Grad<T>> g(n_nodes);
+  std::vector<BnFold<T>> fold(n_nodes);
   if (!b.up[plan.output]) return;
   g[plan.output] = std::move(out);
-  auto gin = [&](int node) -> Grad<T>* {
+  // The gradient buffer of `node` for an op about to write it. Its first writer assigns every element
+  // (when the op can: `overwrite` tells it) so that no buffer is zeroed only to be added to once.
+  bool overwrite = false;
+  auto gin = [&](int node, bool can_overwrite) -> Grad<T>* {
+    overwrite = false;
     if (!b.up[node]) return nullptr;
     Grad<T>& t = g[node];
     if (t.empty()) {
       const Tensor<T>& a = acts.act[node];
-      pool.take(t, N, a.c, a.h, a.w);
+      pool.take(t, N, a.c, a.h, a.w, !can_overwrite);
+      overwrite = can_overwrite;
     }
     return &t;
-  };
-  // The input's gradient for an op that can assign it: uninitialised when this op is its only consumer.
-  bool overwrite = false;
-  auto gin_sole = [&](int node) -> Grad<T>* {
-    overwrite = false;
-    if (!b.up[node]) return nullptr;
-    Grad<T>& t = g[node];
-    if (t.empty() && b.consumers[node] == 1) {
-      const Tensor<T>& a = acts.act[node];
-      pool.take(t, N, a.c, a.h, a.w, false);
-      overwrite = true;
-      return &t;
-    }
-    return gin(node);
   };
   for (size_t i = n_nodes; i-- > 1;) {
     const Node& nd = plan.nodes[i];
@@ -125,46 +141,51 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
       {
         // A ReLU read only by this conv: write the masked gradient straight into the ReLU's input.
         const int in = nd.inputs[0];
-        const bool fuse = plan.nodes[in].op == Op::Relu && b.consumers[in] == 1;
-        Grad<T>* dx = fuse ? gin(plan.nodes[in].inputs[0]) : gin(in);
-        conv2d_backward(x, Pp(nd.weight), dy, nd.conv, dx, dP(nd.weight), P, dP(nd.bias), P, plan.nodes[in].op == Op::Relu);
+        const bool relu_in = plan.nodes[in].op == Op::Relu;
+        const bool fuse = relu_in && b.consumers[in] == 1;
+        Grad<T>* dx = fuse ? gin(plan.nodes[in].inputs[0], true) : gin(in, true);
+        conv2d_backward(x, Pp(nd.weight), dy, nd.conv, dx, overwrite, dP(nd.weight), P, dP(nd.bias), P, relu_in,
+                        fold[i].xhat ? &fold[i] : nullptr);
         break;
       }
       case Op::BatchNorm: {
-        Grad<T>* dx = gin_sole(nd.inputs[0]);
+        const int in = nd.inputs[0];
+        if (plan.nodes[in].op == Op::Conv2d && b.consumers[in] == 1 && b.up[in] && g[in].empty()) {
+          // The conv applies this op's input gradient as it reads dy: hand it dy and the batch means.
+          batchnorm_backward_fold(x, Pp(nd.weight), acts.bn[i], dy, dP(nd.weight), P, dP(nd.bias), P, fold[in]);
+          g[in] = std::move(g[i]);
+          break;
+        }
+        Grad<T>* dx = gin(in, true);
         batchnorm_backward(x, Pp(nd.weight), acts.bn[i], dy, dx, dP(nd.weight), P, dP(nd.bias), P, overwrite);
         break;
       }
       case Op::Relu:
-        if (Grad<T>* dx = gin_sole(nd.inputs[0])) relu_backward(x, dy, *dx, overwrite);
+        if (Grad<T>* dx = gin(nd.inputs[0], true)) relu_backward(x, dy, *dx, overwrite);
         break;
       case Op::AvgPool:
-        if (Grad<T>* dx = gin(nd.inputs[0])) avgpool_backward(dy, nd.pool, *dx);
+        if (Grad<T>* dx = gin(nd.inputs[0], false)) avgpool_backward(dy, nd.pool, *dx);
         break;
       case Op::MaxPool:
-        if (Grad<T>* dx = gin(nd.inputs[0])) maxpool_backward(dy, acts.argmax[i], *dx);
+        if (Grad<T>* dx = gin(nd.inputs[0], false)) maxpool_backward(dy, acts.argmax[i], *dx);
         break;
       case Op::GlobalAvgPool:
-        if (Grad<T>* dx = gin(nd.inputs[0])) global_avgpool_backward(dy, *dx);
+        if (Grad<T>* dx = gin(nd.inputs[0], false)) global_avgpool_backward(dy, *dx);
         break;
       case Op::Linear:
-        linear_backward(x, Pp(nd.weight), dy, gin(nd.inputs[0]), dP(nd.weight), P, dP(nd.bias), P);
+        linear_backward(x, Pp(nd.weight), dy, gin(nd.inputs[0], false), dP(nd.weight), P, dP(nd.bias), P);
         break;
       case Op::Add: {
-        // An input read only by this add gets a copy of dy (the last such one takes dy itself) instead
-        // of a zeroed buffer plus an accumulation.
+        // Each term gets k * dy; the last term with k = 1 whose gradient is still unwritten takes dy's
+        // buffer itself.
+        const auto& terms = b.flat[i];
         int steal = -1;
-        for (int in : nd.inputs)
-          if (b.up[in] && g[in].empty() && b.consumers[in] == 1) steal = in;
-        for (int in : nd.inputs) {
-          if (!b.up[in] || in == steal) continue;
-          Grad<T>& t = g[in];
-          if (t.empty() && b.consumers[in] == 1) {
-            pool.take(t, dy.n, dy.c, dy.h, dy.w, false);
-            std::copy(dy.v.begin(), dy.v.end(), t.v.begin());
-          } else {
-            add_backward(dy, *gin(in));
-          }
+        for (const auto& t : terms)
+          if (b.up[t.first] && g[t.first].empty() && t.second == 1) steal = t.first;
+        for (const auto& t : terms) {
+          if (!b.up[t.first] || t.first == steal) continue;
+          Grad<T>* dx = gin(t.first, true);
+          add_backward(dy, static_cast<T>(t.second), *dx, overwrite);
         }
         if (steal >= 0) g[steal] = std::move(g[i]);
         break;
@@ -172,14 +193,14 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
       case Op::Concat: {
         int c0 = 0;
         for (int in : nd.inputs) {
-          if (Grad<T>* dx = gin(in)) concat_backward_slice(dy, c0, *dx);
+          if (Grad<T>* dx = gin(in, false)) concat_backward_slice(dy, c0, *dx);
           c0 += acts.act[in].c;
         }
         break;
       }
       case Op::Zero: break;
       case Op::Shift:
-        if (Grad<T>* dx = gin(nd.inputs[0])) shift_backward(dy, *dx);
+        if (Grad<T>* dx = gin(nd.inputs[0], false)) shift_backward(dy, *dx);
         break;
     }
     pool.give(g[i]);
@@ -222,8 +243,16 @@ void per_sample_gradients(const Plan& plan, const T* params, const T* x, int N, 
   Activations<T> acts;
   run_forward(plan, params, x, N, acts);
   const Tensor<T>& out = acts.act[plan.output];
-  const size_t K = out.sample();
   std::copy(out.data(), out.data() + out.numel(), logits);
+  per_sample_gradients(plan, params, acts, req_params, threads, G);
+}
+
+template <typename T>
+void per_sample_gradients(const Plan& plan, const T* params, const Activations<T>& acts, const std::vector<int>& req_params,
+                          int threads, T* G) {
+  const int N = acts.N;
+  const Tensor<T>& out = acts.act[plan.output];
+  const size_t K = out.sample();
   const BackwardSetup b = setup_backward(plan, req_params, false);
   const size_t P = b.P;
 
@@ -270,7 +299,8 @@ void per_sample_gradients(const Plan& plan, const T* params, const T* x, int N, 
   template void run_forward<T>(const Plan&, const T*, const T*, int, Activations<T>&);                         \
   template void run_backward<T>(const Plan&, const T*, const Activations<T>&, const T*, int, const std::vector<int>&, \
                                 T*, T*);                                                                        \
-  template void per_sample_gradients<T>(const Plan&, const T*, const T*, int, const std::vector<int>&, int, T*, T*);
+  template void per_sample_gradients<T>(const Plan&, const T*, const T*, int, const std::vector<int>&, int, T*, T*); \
+  template void per_sample_gradients<T>(const Plan&, const T*, const Activations<T>&, const std::vector<int>&, int, T*);
 TEGNAS_EXEC(float)
 TEGNAS_EXEC(double)
 #undef TEGNAS_EXEC

@@ -31,5 +31,9 @@ void run_backward(const Plan& plan, const T* params, const Activations<T>& acts,
 template <typename T>
 void per_sample_gradients(const Plan& plan, const T* params, const T* x, int N, const std::vector<int>& req_params,
                           int threads, T* logits, T* G);
+// The same from a forward pass already run (acts), so its activations can serve other indicators too.
+template <typename T>
+void per_sample_gradients(const Plan& plan, const T* params, const Activations<T>& acts, const std::vector<int>& req_params,
+                          int threads, T* G);
 
 }  // namespace tegnas

@@ -11,28 +11,33 @@ namespace tegnas {
 
 namespace {
 // K = A B^T over the given column ranges (offset, length) of rows of A (lda) and B (ldb), in float64.
+// With A == B (the same rows and ranges) only the upper triangle is computed and mirrored.
 template <typename T>
 std::vector<double> cross_gram(const T* A, int na, size_t lda, const T* B, int nb, size_t ldb,
                                const std::vector<std::pair<size_t, size_t>>& ranges_a,
                                const std::vector<std::pair<size_t, size_t>>& ranges_b) {
+  const bool sym = A == B && na == nb && lda == ldb && ranges_a == ranges_b;
   std::vector<double> K(static_cast<size_t>(na) * nb, 0.0);
   for (int i = 0; i < na; ++i)
-    for (int j = 0; j < nb; ++j) {
+    for (int j = sym ? i : 0; j < nb; ++j) {
       double acc = 0;
       for (size_t r = 0; r < ranges_a.size(); ++r) {
         const T* a = A + static_cast<size_t>(i) * lda + ranges_a[r].first;
         const T* b = B + static_cast<size_t>(j) * ldb + ranges_b[r].first;
-        double s0 = 0, s1 = 0;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         size_t k = 0;
         const size_t n = ranges_a[r].second;
-        for (; k + 2 <= n; k += 2) {
+        for (; k + 4 <= n; k += 4) {
           s0 += static_cast<double>(a[k]) * b[k];
           s1 += static_cast<double>(a[k + 1]) * b[k + 1];
+          s2 += static_cast<double>(a[k + 2]) * b[k + 2];
+          s3 += static_cast<double>(a[k + 3]) * b[k + 3];
         }
         for (; k < n; ++k) s0 += static_cast<double>(a[k]) * b[k];
-        acc += s0 + s1;
+        acc += (s0 + s1) + (s2 + s3);
       }
       K[static_cast<size_t>(i) * nb + j] = acc;
+      if (sym) K[static_cast<size_t>(j) * nb + i] = acc;
     }
   return K;
 }
@@ -51,8 +56,19 @@ NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& 
   const Node& out = plan.nodes[plan.output];
   const size_t K = static_cast<size_t>(out.c) * out.h * out.w;
   const size_t P = numel_of(plan, weights);
-  std::vector<T> logits(static_cast<size_t>(in.B) * K), G(static_cast<size_t>(in.B) * P);
-  per_sample_gradients(plan, params, in.x, in.B, weights, threads, logits.data(), G.data());
+  std::vector<T> G(static_cast<size_t>(in.B) * P);
+  {
+    Activations<T> acts;
+    run_forward(plan, params, in.x, in.B, acts);
+    if (in.naswot) {
+      Patterns pat;
+      append_patterns(plan, acts, pat);
+      r.naswot_computed = true;
+      r.naswot_bits = pat.bits;
+      r.naswot_singular = !naswot_logdet(pat, r.naswot_logdet);
+    }
+    per_sample_gradients(plan, params, acts, weights, threads, G.data());
+  }
 
   // Condition number of the NTK G G^T (the reference: eigvalsh, largest / smallest; NaN -> bad).
   std::vector<std::pair<size_t, size_t>> all{{0, P}};

@@ -15,6 +15,10 @@ struct NtkResult {
   double mse = 0;
   bool mse_bad = false, mse_computed = false;
   std::string mse_reason;
+  // NASWOT of the same network on the NTK batch, from the activations of the NTK forward pass.
+  bool naswot_computed = false, naswot_singular = false;
+  double naswot_logdet = 0;
+  long long naswot_bits = 0;
 };
 
 template <typename T>
@@ -26,6 +30,7 @@ struct NtkInputs {
   int Bv = 0;
   const int* vy = nullptr;
   int classes = 0;
+  bool naswot = false;           // also NASWOT from the forward pass over x
 };
 
 // weights: parameter indices of the NTK gradient (the reference's `weight` group); cells: a subset of

@@ -49,50 +49,60 @@ void batchnorm_forward(const Tensor<T>& x, const T* gamma, const T* beta, double
 }
 
 namespace {
+// Per-channel sums over (n, h, w) of dy and dy * xhat, kSeeds each, in double.
+template <typename T>
+TEGNAS_INLINE void bn_sums(const Tensor<T>& x, const BnCache<T>& cache, const Grad<T>& dy, int c, double* sdy, double* sdyx) {
+  using V = SeedVec<T>;
+  const int N = x.n;
+  const size_t HW = x.plane(), per = x.sample();
+  for (int s = 0; s < kSeeds; ++s) sdy[s] = sdyx[s] = 0;
+  for (int n = 0; n < N; ++n) {
+    const T* g = dy.at(n * per + c * HW);
+    const T* xh = cache.xhat.data() + n * per + c * HW;
+    V a{}, b{};
+    for (size_t i = 0; i < HW; ++i) {
+      const V gv = *reinterpret_cast<const V*>(g + i * kSeeds);
+      a += gv;
+      b += gv * xh[i];
+    }
+    for (int s = 0; s < kSeeds; ++s) {
+      sdy[s] += a[s];
+      sdyx[s] += b[s];
+    }
+  }
+}
+
+template <typename T>
+TEGNAS_INLINE void bn_param_grads(int c, const double* sdy, const double* sdyx, T* dgamma, size_t dg_stride, T* dbeta,
+                                  size_t db_stride) {
+  for (int s = 0; s < kSeeds; ++s) {
+    if (dgamma) dgamma[s * dg_stride + c] += static_cast<T>(sdyx[s]);
+    if (dbeta) dbeta[s * db_stride + c] += static_cast<T>(sdy[s]);
+  }
+}
+
 template <typename T>
 TEGNAS_INLINE void bn_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, Grad<T>* dx,
                                T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride, bool overwrite) {
+  using V = SeedVec<T>;
   const int N = x.n, C = x.c;
   const size_t HW = x.plane(), per = x.sample();
   const double M = static_cast<double>(N) * HW;
   for (int c = 0; c < C; ++c) {
-    double sdy[kSeeds] = {}, sdyx[kSeeds] = {};
-    for (int n = 0; n < N; ++n) {
-      const T* g = dy.at(n * per + c * HW);
-      const T* xh = cache.xhat.data() + n * per + c * HW;
-      using V = SeedVec<T>;
-      V a{}, b{};
-      for (size_t i = 0; i < HW; ++i) {
-        const V gv = *reinterpret_cast<const V*>(g + i * kSeeds);
-        a += gv;
-        b += gv * xh[i];
-      }
-      for (int s = 0; s < kSeeds; ++s) {
-        sdy[s] += a[s];
-        sdyx[s] += b[s];
-      }
-    }
-    for (int s = 0; s < kSeeds; ++s) {
-      if (dgamma) dgamma[s * dg_stride + c] += static_cast<T>(sdyx[s]);
-      if (dbeta) dbeta[s * db_stride + c] += static_cast<T>(sdy[s]);
-    }
+    double sdy[kSeeds], sdyx[kSeeds];
+    bn_sums(x, cache, dy, c, sdy, sdyx);
+    bn_param_grads(c, sdy, sdyx, dgamma, dg_stride, dbeta, db_stride);
     if (!dx) continue;
     const T scale = (gamma ? gamma[c] : T(1)) * cache.invstd[c];
-    T mdy[kSeeds], mdyx[kSeeds];
+    V vm, vx;
     for (int s = 0; s < kSeeds; ++s) {
-      mdy[s] = static_cast<T>(sdy[s] / M);
-      mdyx[s] = static_cast<T>(sdyx[s] / M);
+      vm[s] = static_cast<T>(sdy[s] / M);
+      vx[s] = static_cast<T>(sdyx[s] / M);
     }
     for (int n = 0; n < N; ++n) {
       const T* g = dy.at(n * per + c * HW);
       const T* xh = cache.xhat.data() + n * per + c * HW;
       T* d = dx->at(n * per + c * HW);
-      using V = SeedVec<T>;
-      V vm, vx;
-      for (int s = 0; s < kSeeds; ++s) {
-        vm[s] = mdy[s];
-        vx[s] = mdyx[s];
-      }
       for (size_t i = 0; i < HW; ++i) {
         const V gv = *reinterpret_cast<const V*>(g + i * kSeeds);
         const V r = scale * (gv - vm - xh[i] * vx);
@@ -102,26 +112,67 @@ TEGNAS_INLINE void bn_backward(const Tensor<T>& x, const T* gamma, const BnCache
     }
   }
 }
-TEGNAS_SIMD void bn_backward_f(const Tensor<float>& x, const float* gamma, const BnCache<float>& cache, const Grad<float>& dy,
-                               Grad<float>* dx, float* dg, size_t dgs, float* db, size_t dbs, bool ow) {
+
+template <typename T>
+TEGNAS_INLINE void bn_backward_fold(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, T* dgamma,
+                                    size_t dg_stride, T* dbeta, size_t db_stride, BnFold<T>& fold) {
+  const int C = x.c;
+  const double M = static_cast<double>(x.n) * x.plane();
+  fold.xhat = cache.xhat.data();
+  fold.scale.resize(C);
+  fold.m.resize(static_cast<size_t>(C) * kSeeds);
+  fold.mx.resize(static_cast<size_t>(C) * kSeeds);
+  for (int c = 0; c < C; ++c) {
+    double sdy[kSeeds], sdyx[kSeeds];
+    bn_sums(x, cache, dy, c, sdy, sdyx);
+    bn_param_grads(c, sdy, sdyx, dgamma, dg_stride, dbeta, db_stride);
+    fold.scale[c] = (gamma ? gamma[c] : T(1)) * cache.invstd[c];
+    for (int s = 0; s < kSeeds; ++s) {
+      fold.m[c * kSeeds + s] = static_cast<T>(sdy[s] / M);
+      fold.mx[c * kSeeds + s] = static_cast<T>(sdyx[s] / M);
+    }
+  }
+}
+
+TEGNAS_SIMD void bn_backward_clone(const Tensor<float>& x, const float* gamma, const BnCache<float>& cache, const Grad<float>& dy,
+                                   Grad<float>* dx, float* dg, size_t dgs, float* db, size_t dbs, bool ow) {
   bn_backward(x, gamma, cache, dy, dx, dg, dgs, db, dbs, ow);
 }
-TEGNAS_SIMD void bn_backward_d(const Tensor<double>& x, const double* gamma, const BnCache<double>& cache,
-                               const Grad<double>& dy, Grad<double>* dx, double* dg, size_t dgs, double* db, size_t dbs, bool ow) {
+TEGNAS_SIMD void bn_backward_clone(const Tensor<double>& x, const double* gamma, const BnCache<double>& cache,
+                                   const Grad<double>& dy, Grad<double>* dx, double* dg, size_t dgs, double* db, size_t dbs,
+                                   bool ow) {
   bn_backward(x, gamma, cache, dy, dx, dg, dgs, db, dbs, ow);
+}
+TEGNAS_SIMD void bn_fold_clone(const Tensor<float>& x, const float* gamma, const BnCache<float>& cache, const Grad<float>& dy,
+                               float* dg, size_t dgs, float* db, size_t dbs, BnFold<float>& fold) {
+  bn_backward_fold(x, gamma, cache, dy, dg, dgs, db, dbs, fold);
+}
+TEGNAS_SIMD void bn_fold_clone(const Tensor<double>& x, const double* gamma, const BnCache<double>& cache, const Grad<double>& dy,
+                               double* dg, size_t dgs, double* db, size_t dbs, BnFold<double>& fold) {
+  bn_backward_fold(x, gamma, cache, dy, dg, dgs, db, dbs, fold);
 }
 }  // namespace
 
-template <>
-void batchnorm_backward<float>(const Tensor<float>& x, const float* gamma, const BnCache<float>& cache, const Grad<float>& dy,
-                               Grad<float>* dx, float* dg, size_t dgs, float* db, size_t dbs, bool ow) {
-  bn_backward_f(x, gamma, cache, dy, dx, dg, dgs, db, dbs, ow);
+template <typename T>
+void batchnorm_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, Grad<T>* dx,
+                        T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride, bool overwrite) {
+  bn_backward_clone(x, gamma, cache, dy, dx, dgamma, dg_stride, dbeta, db_stride, overwrite);
 }
-template <>
-void batchnorm_backward<double>(const Tensor<double>& x, const double* gamma, const BnCache<double>& cache,
-                                const Grad<double>& dy, Grad<double>* dx, double* dg, size_t dgs, double* db, size_t dbs, bool ow) {
-  bn_backward_d(x, gamma, cache, dy, dx, dg, dgs, db, dbs, ow);
+
+template <typename T>
+void batchnorm_backward_fold(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, T* dgamma,
+                             size_t dg_stride, T* dbeta, size_t db_stride, BnFold<T>& fold) {
+  bn_fold_clone(x, gamma, cache, dy, dgamma, dg_stride, dbeta, db_stride, fold);
 }
+
+#define TEGNAS_BN(T)                                                                                                  \
+  template void batchnorm_backward<T>(const Tensor<T>&, const T*, const BnCache<T>&, const Grad<T>&, Grad<T>*, T*,    \
+                                      size_t, T*, size_t, bool);                                                     \
+  template void batchnorm_backward_fold<T>(const Tensor<T>&, const T*, const BnCache<T>&, const Grad<T>&, T*, size_t, \
+                                           T*, size_t, BnFold<T>&);
+TEGNAS_BN(float)
+TEGNAS_BN(double)
+#undef TEGNAS_BN
 
 template void batchnorm_forward<float>(const Tensor<float>&, const float*, const float*, double, Tensor<float>&, BnCache<float>&);
 template void batchnorm_forward<double>(const Tensor<double>&, const double*, const double*, double, Tensor<double>&,

@@ -2,6 +2,7 @@
 // kernel taps with the seeds innermost, so every multiply-add handles kSeeds gradients at once. Per-sample
 // gradients spend nearly all their time here.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "../linalg/gemm.h"
@@ -69,251 +70,395 @@ void conv2d_forward(const Tensor<T>& x, const T* weight, const T* bias, const Co
 }
 
 namespace {
-// Copies channel ci of sample n into a zero-padded plane so that every kernel tap reads in bounds.
+using std::size_t;
+
+// Sample n's output gradient as the backward kernels read it: per output channel a plane of kSeeds
+// vectors with a zero border wide enough for every kernel tap of the gather form, holding dy or, when a
+// BatchNorm backward was folded into this conv, scale * (dy - m - xhat * mx). Built once per sample, it
+// stays in L2 while the weight and data gradients read it many times.
 template <typename T>
-void pad_plane(const T* src, int h, int w, int ph, int pw, std::vector<T>& out) {
-  const int Wp = w + 2 * pw;
-  out.assign(static_cast<size_t>(h + 2 * ph) * Wp, T(0));
-  for (int i = 0; i < h; ++i) std::copy(src + static_cast<size_t>(i) * w, src + static_cast<size_t>(i + 1) * w, out.data() + static_cast<size_t>(i + ph) * Wp + pw);
-}
+struct DyPlanes {
+  int top = 0, left = 0, Hq = 0, Wq = 0;
+  size_t plane = 0;
+  std::vector<T> store;
+  SeedVec<T>* q() { return reinterpret_cast<SeedVec<T>*>(store.data()); }
+  // Where output position (0, 0) of channel co lives.
+  SeedVec<T>* origin(int co) { return q() + co * plane + static_cast<size_t>(top) * Wq + left; }
+};
 
-// dW[s][co][cil][ki][kj] += sum over n, oh, ow of dy[n][co][oh][ow][s] * x[n][ci][ih][iw]: each dy vector
-// is loaded once and multiplied into one accumulator per kernel tap.
-// KC > 0 fixes the (square) kernel size at compile time so the tap loops unroll; 0 reads it from g.
-template <typename T, int KC>
-TEGNAS_INLINE void conv_weight_grad(const Tensor<T>& x, const Grad<T>& dy, const ConvGeom& g, T* dweight,
-                                    size_t stride) {
-  using V = SeedVec<T>;
-  const int kh = KC ? KC : g.kh, kw = KC ? KC : g.kw;
-  const int N = x.n, cig = g.cin_g(), cog = g.cout_g(), KK = kh * kw;
-  const int Wp = g.win + 2 * g.pw;
-  std::vector<double> total(static_cast<size_t>(g.cout) * cig * KK * kSeeds, 0.0);
-  std::vector<T> xp;
-  // Accumulators in registers when the kernel size is known at compile time.
-  constexpr int KA = KC ? KC * KC : 1;
-  V acc_local[KA];
-  std::vector<T> acc_store(KC ? 0 : static_cast<size_t>(KK) * kSeeds);
-  V* acc = KC ? acc_local : reinterpret_cast<V*>(acc_store.data());
-  for (int n = 0; n < N; ++n)
-    for (int ci = 0; ci < g.cin; ++ci) {
-      const int gr = ci / cig, cil = ci % cig;
-      const T* xsrc = x.data() + (static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win;
-      // Unpadded convolutions (1x1) read the input in place.
-      const T* xplane = xsrc;
-      if (g.ph || g.pw) {
-        pad_plane(xsrc, g.hin, g.win, g.ph, g.pw, xp);
-        xplane = xp.data();
-      }
-      for (int col = 0; col < cog; ++col) {
-        const int co = gr * cog + col;
-        for (int t = 0; t < KK; ++t) acc[t] = V{};
-        const T* dyp = dy.at((static_cast<size_t>(n) * g.cout + co) * g.hout * g.wout);
-        for (int oh = 0; oh < g.hout; ++oh) {
-          const T* xrow = xplane + static_cast<size_t>(oh * g.sh) * Wp;
-          int ow = 0;
-          if (KC == 1) {
-            // One tap: four partial sums over consecutive columns hide the FMA latency.
-            V p1{}, p2{}, p3{};
-            for (; ow + 4 <= g.wout; ow += 4) {
-              const T* dv0 = dyp + (static_cast<size_t>(oh) * g.wout + ow) * kSeeds;
-              const T* xo = xrow + ow * g.sw;
-              acc[0] += *reinterpret_cast<const V*>(dv0) * xo[0];
-              p1 += *reinterpret_cast<const V*>(dv0 + kSeeds) * xo[g.sw];
-              p2 += *reinterpret_cast<const V*>(dv0 + 2 * kSeeds) * xo[2 * g.sw];
-              p3 += *reinterpret_cast<const V*>(dv0 + 3 * kSeeds) * xo[3 * g.sw];
-            }
-            acc[0] += (p1 + p2) + p3;
-          }
-          for (; ow < g.wout; ++ow) {
-            const V dv = *reinterpret_cast<const V*>(dyp + (static_cast<size_t>(oh) * g.wout + ow) * kSeeds);
-            const T* xo = xrow + ow * g.sw;
-            for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj) acc[ki * kw + kj] += dv * xo[ki * g.dh * Wp + kj * g.dw];
-          }
-        }
-        double* tot = total.data() + ((static_cast<size_t>(co) * cig + cil) * KK) * kSeeds;
-        for (int t = 0; t < KK; ++t)
-          for (int s = 0; s < kSeeds; ++s) tot[t * kSeeds + s] += acc[t][s];
-      }
-    }
-  const size_t per = static_cast<size_t>(cig) * KK;
-  for (int co = 0; co < g.cout; ++co)
-    for (size_t k = 0; k < per; ++k)
-      for (int s = 0; s < kSeeds; ++s)
-        dweight[s * stride + co * per + k] += static_cast<T>(total[(co * per + k) * kSeeds + s]);
-}
-
-// dx[n][ci][ih][iw][s] += W[co][cil][ki][kj] * dy[n][co][oh][ow][s] (the transposed convolution), scattered
-// into a zero-padded plane per (n, ci) and added back without the padding (and, given `relu_out`, only
-// where the forward input was positive).
 template <typename T>
-TEGNAS_INLINE void conv_data_grad(const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>& dx, const T* relu_out) {
-  using V = SeedVec<T>;
-  const int N = dy.n, cig = g.cin_g(), cog = g.cout_g(), KK = g.kh * g.kw;
-  const int Hp = g.hin + 2 * g.ph, Wp = g.win + 2 * g.pw;
-  // Rows past Hp / columns past Wp can be touched by taps of windows that run off the padded input.
-  const int Hb = std::max(Hp, (g.hout - 1) * g.sh + (g.kh - 1) * g.dh + 1);
-  const int Wb = std::max(Wp, (g.wout - 1) * g.sw + (g.kw - 1) * g.dw + 1);
-  std::vector<T> buf_store(static_cast<size_t>(Hb) * Wb * kSeeds);
-  V* buf = reinterpret_cast<V*>(buf_store.data());
-  std::vector<T> w(KK);
-  for (int n = 0; n < N; ++n)
-    for (int ci = 0; ci < g.cin; ++ci) {
-      const int gr = ci / cig, cil = ci % cig;
-      std::fill(buf_store.begin(), buf_store.end(), T(0));
-      for (int col = 0; col < cog; ++col) {
-        const int co = gr * cog + col;
-        bool any = false;
-        for (int t = 0; t < KK; ++t) {
-          w[t] = weight[(static_cast<size_t>(co) * cig + cil) * KK + t];
-          any = any || w[t] != T(0);
-        }
-        if (!any) continue;
-        const T* dyp = dy.at((static_cast<size_t>(n) * g.cout + co) * g.hout * g.wout);
-        for (int oh = 0; oh < g.hout; ++oh)
-          for (int ow = 0; ow < g.wout; ++ow) {
-            const V dv = *reinterpret_cast<const V*>(dyp + (static_cast<size_t>(oh) * g.wout + ow) * kSeeds);
-            V* o = buf + static_cast<size_t>(oh * g.sh) * Wb + ow * g.sw;
-            for (int ki = 0; ki < g.kh; ++ki)
-              for (int kj = 0; kj < g.kw; ++kj) o[ki * g.dh * Wb + kj * g.dw] += w[ki * g.kw + kj] * dv;
-          }
-      }
-      T* dxp = dx.at((static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win);
-      const T* mask = relu_out ? relu_out + (static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win : nullptr;
-      for (int ih = 0; ih < g.hin; ++ih)
-        for (int iw = 0; iw < g.win; ++iw) {
-          if (mask && !(mask[static_cast<size_t>(ih) * g.win + iw] > T(0))) continue;
-          V* d = reinterpret_cast<V*>(dxp + (static_cast<size_t>(ih) * g.win + iw) * kSeeds);
-          *d += buf[static_cast<size_t>(ih + g.ph) * Wb + iw + g.pw];
-        }
-    }
+void dy_planes_init(const ConvGeom& g, DyPlanes<T>& qp) {
+  if (g.sh == 1 && g.sw == 1) {
+    // dy row oh = ih + ph - ki*dh: pad so every (ih, ki) lands inside.
+    qp.top = std::max(0, (g.kh - 1) * g.dh - g.ph);
+    qp.left = std::max(0, (g.kw - 1) * g.dw - g.pw);
+    qp.Hq = qp.top + std::max(g.hout, g.hin + g.ph);
+    qp.Wq = qp.left + std::max(g.wout, g.win + g.pw);
+  } else {
+    qp.top = qp.left = 0;
+    qp.Hq = g.hout;
+    qp.Wq = g.wout;
+  }
+  qp.plane = static_cast<size_t>(qp.Hq) * qp.Wq;
+  qp.store.assign(static_cast<size_t>(g.cout) * qp.plane * kSeeds, T(0));
 }
 
-// Stride-1 transposed convolution in gather form: each dx vector sums its taps from a zero-padded copy
-// of dy and is stored once. Where `relu_out` (the forward input, when it is a ReLU's output) is 0, the
-// ReLU backward will discard dx, so those positions are skipped.
-template <typename T, int KC>
-TEGNAS_INLINE void conv_data_grad_gather(const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>& dx,
-                                         const T* relu_out) {
+template <typename T>
+TEGNAS_INLINE void dy_planes_load(const Grad<T>& dy, int n, const ConvGeom& g, const BnFold<T>* fold, DyPlanes<T>& qp) {
   using V = SeedVec<T>;
-  const int kh = KC ? KC : g.kh, kw = KC ? KC : g.kw;
-  const int N = dy.n, cig = g.cin_g(), cog = g.cout_g(), KK = kh * kw;
-  // dy row oh = ih + ph - ki*dh; pad so every (ih, ki) lands inside.
-  const int top = std::max(0, (g.kh - 1) * g.dh - g.ph), left = std::max(0, (g.kw - 1) * g.dw - g.pw);
-  const int Hq = top + std::max(g.hout, g.hin + g.ph), Wq = left + std::max(g.wout, g.win + g.pw);
-  // Without padding (1x1 convolutions) dy itself is the gathered plane; otherwise a zero-bordered copy.
-  const bool direct = top == 0 && left == 0 && Hq == g.hout && Wq == g.wout;
-  std::vector<T> q_store(direct ? 0 : static_cast<size_t>(g.cout) * Hq * Wq * kSeeds);
-  V* q = reinterpret_cast<V*>(q_store.data());
-  const size_t qplane = static_cast<size_t>(Hq) * Wq;
-  // The border stays zero; every sample overwrites the interior.
-  for (int n = 0; n < N; ++n) {
-    if (direct) q = reinterpret_cast<V*>(const_cast<T*>(dy.at(static_cast<size_t>(n) * g.cout * g.hout * g.wout)));
-    for (int co = 0; co < g.cout && !direct; ++co) {
-      const T* src = dy.at((static_cast<size_t>(n) * g.cout + co) * g.hout * g.wout);
-      for (int oh = 0; oh < g.hout; ++oh)
-        std::copy(src + static_cast<size_t>(oh) * g.wout * kSeeds, src + static_cast<size_t>(oh + 1) * g.wout * kSeeds,
-                  reinterpret_cast<T*>(q + co * qplane + static_cast<size_t>(oh + top) * Wq + left));
+  const int hout = g.hout, wout = g.wout, Wq = qp.Wq;
+  const size_t HWo = static_cast<size_t>(hout) * wout;
+  for (int co = 0; co < g.cout; ++co) {
+    const size_t base = (static_cast<size_t>(n) * g.cout + co) * HWo;
+    const T* src = dy.at(base);
+    T* dst = reinterpret_cast<T*>(qp.origin(co));
+    if (!fold) {
+      for (int oh = 0; oh < hout; ++oh)
+        std::memcpy(dst + static_cast<size_t>(oh) * Wq * kSeeds, src + static_cast<size_t>(oh) * wout * kSeeds,
+                    sizeof(T) * kSeeds * wout);
+      continue;
     }
-    for (int ci = 0; ci < g.cin; ++ci) {
-      const int gr = ci / cig, cil = ci % cig;
-      T* dxp = dx.at((static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win);
-      const T* mask = relu_out ? relu_out + (static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win : nullptr;
-      // tap (ki, kj) of output channel co reads q[co][ih + ph - ki*dh + top][iw + pw - kj*dw + left]
-      const size_t origin = static_cast<size_t>(g.ph + top) * Wq + g.pw + left;
-      for (int ih = 0; ih < g.hin; ++ih)
-        for (int iw = 0; iw < g.win; ++iw) {
-          if (mask && !(mask[static_cast<size_t>(ih) * g.win + iw] > T(0))) continue;
-          V* d = reinterpret_cast<V*>(dxp + (static_cast<size_t>(ih) * g.win + iw) * kSeeds);
-          // Independent partial sums (two output channels at a time, one per kernel row) hide the FMA
-          // latency; their indices are compile-time constants so they live in registers.
-          constexpr int R = KC ? KC : 1;
-          V a0[R], a1[R];
-          for (int r = 0; r < R; ++r) a0[r] = a1[r] = V{};
-          const V* qpos = q + origin + static_cast<size_t>(ih) * Wq + iw;
-          const T* wc = weight + (static_cast<size_t>(gr * cog) * cig + cil) * KK;
-          const size_t wstep = static_cast<size_t>(cig) * KK;
-          int col = 0;
-          for (; col + 2 <= cog; col += 2) {
-            const T* w0 = wc + col * wstep;
-            const T* w1 = w0 + wstep;
-            const V* b0 = qpos + static_cast<size_t>(gr * cog + col) * qplane;
-            const V* b1 = b0 + qplane;
-            for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj) {
-                const long off = -static_cast<long>(ki * g.dh) * Wq - kj * g.dw;
-                a0[KC ? ki : 0] += w0[ki * kw + kj] * b0[off];
-                a1[KC ? ki : 0] += w1[ki * kw + kj] * b1[off];
-              }
-          }
-          if (col < cog) {
-            const T* w0 = wc + col * wstep;
-            const V* b0 = qpos + static_cast<size_t>(gr * cog + col) * qplane;
-            for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj) a0[KC ? ki : 0] += w0[ki * kw + kj] * b0[-static_cast<long>(ki * g.dh) * Wq - kj * g.dw];
-          }
-          V total = *d;
-          for (int r = 0; r < R; ++r) total += a0[r] + a1[r];
-          *d = total;
-        }
+    const T sc = fold->scale[co];
+    const V m = *reinterpret_cast<const V*>(fold->m.data() + co * kSeeds);
+    const V mx = *reinterpret_cast<const V*>(fold->mx.data() + co * kSeeds);
+    const T* xh = fold->xhat + base;
+    for (int oh = 0; oh < hout; ++oh) {
+      V* __restrict d = reinterpret_cast<V*>(dst + static_cast<size_t>(oh) * Wq * kSeeds);
+      const V* __restrict sv = reinterpret_cast<const V*>(src + static_cast<size_t>(oh) * wout * kSeeds);
+      const T* __restrict xr = xh + static_cast<size_t>(oh) * wout;
+      for (int ow = 0; ow < wout; ++ow) d[ow] = sc * (sv[ow] - m - xr[ow] * mx);
     }
   }
 }
 
-template <typename T>
-TEGNAS_INLINE void conv_weight_grad_any(const Tensor<T>& x, const Grad<T>& dy, const ConvGeom& g, T* dw, size_t st) {
-  if (g.kh == 1 && g.kw == 1) conv_weight_grad<T, 1>(x, dy, g, dw, st);
-  else if (g.kh == 3 && g.kw == 3) conv_weight_grad<T, 3>(x, dy, g, dw, st);
-  else if (g.kh == 5 && g.kw == 5) conv_weight_grad<T, 5>(x, dy, g, dw, st);
-  else conv_weight_grad<T, 0>(x, dy, g, dw, st);
+// dW[co][cil][ki][kj] += sum over positions of dy[co][oh][ow] * x[ci][oh*sh + ki*dh][ow*sw + kj*dw] for COB
+// output channels at once: each x value is broadcast once for COB gradient vectors, and the COB x KK
+// accumulators stay in registers (KC, the square kernel size, is a compile-time constant).
+template <typename T, int KC, int COB>
+TEGNAS_INLINE void wgrad_tile(const SeedVec<T>* q0, size_t qplane, int Wq, const T* xp, int Wp, const ConvGeom& g,
+                              double* tot, size_t tot_co) {
+  using V = SeedVec<T>;
+  constexpr int KK = KC * KC;
+  V acc[COB][KK];
+  for (int b = 0; b < COB; ++b)
+    for (int t = 0; t < KK; ++t) acc[b][t] = V{};
+  for (int oh = 0; oh < g.hout; ++oh) {
+    const T* xrow = xp + static_cast<size_t>(oh * g.sh) * Wp;
+    const V* qrow = q0 + static_cast<size_t>(oh) * Wq;
+    for (int ow = 0; ow < g.wout; ++ow) {
+      V dv[COB];
+      for (int b = 0; b < COB; ++b) dv[b] = qrow[b * qplane + ow];
+      const T* xo = xrow + ow * g.sw;
+      for (int ki = 0; ki < KC; ++ki)
+        for (int kj = 0; kj < KC; ++kj) {
+          const T xv = xo[ki * g.dh * Wp + kj * g.dw];
+          for (int b = 0; b < COB; ++b) acc[b][ki * KC + kj] += dv[b] * xv;
+        }
+    }
+  }
+  for (int b = 0; b < COB; ++b)
+    for (int t = 0; t < KK; ++t)
+      for (int s = 0; s < kSeeds; ++s) tot[b * tot_co + t * kSeeds + s] += acc[b][t][s];
 }
+
+// Any kernel shape, one output channel at a time.
 template <typename T>
-TEGNAS_INLINE void conv_data_grad_any(const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>& dx, const T* m) {
-  if (g.sh != 1 || g.sw != 1) conv_data_grad(w, dy, g, dx, m);
-  else if (g.kh == 1 && g.kw == 1) conv_data_grad_gather<T, 1>(w, dy, g, dx, m);
-  else if (g.kh == 3 && g.kw == 3) conv_data_grad_gather<T, 3>(w, dy, g, dx, m);
-  else if (g.kh == 5 && g.kw == 5) conv_data_grad_gather<T, 5>(w, dy, g, dx, m);
-  else conv_data_grad_gather<T, 0>(w, dy, g, dx, m);
+TEGNAS_INLINE void wgrad_tile_any(const SeedVec<T>* q0, int Wq, const T* xp, int Wp, const ConvGeom& g, double* tot,
+                                  std::vector<T>& acc_store) {
+  using V = SeedVec<T>;
+  const int KK = g.kh * g.kw;
+  acc_store.assign(static_cast<size_t>(KK) * kSeeds, T(0));
+  V* acc = reinterpret_cast<V*>(acc_store.data());
+  for (int oh = 0; oh < g.hout; ++oh)
+    for (int ow = 0; ow < g.wout; ++ow) {
+      const V dv = q0[static_cast<size_t>(oh) * Wq + ow];
+      const T* xo = xp + static_cast<size_t>(oh * g.sh) * Wp + ow * g.sw;
+      for (int ki = 0; ki < g.kh; ++ki)
+        for (int kj = 0; kj < g.kw; ++kj) acc[ki * g.kw + kj] += dv * xo[ki * g.dh * Wp + kj * g.dw];
+    }
+  for (int t = 0; t < KK; ++t)
+    for (int s = 0; s < kSeeds; ++s) tot[t * kSeeds + s] += acc[t][s];
+}
+
+// dx for CIB input channels of one group at PB consecutive positions of row ih (stride 1, gather form):
+// dx[ci][ih][iw] = sum over co, ki, kj of W[co][cil][ki][kj] * dy[co][ih + ph - ki*dh][iw + pw - kj*dw].
+// Each dy vector loaded serves CIB channels, each broadcast weight PB positions.
+template <typename T, int KC, int CIB, int PB>
+TEGNAS_INLINE void dgrad_tile(const SeedVec<T>* qpos, size_t qplane, int Wq, const T* wc, int cog, int cig,
+                              const ConvGeom& g, SeedVec<T> (&acc)[CIB][PB]) {
+  using V = SeedVec<T>;
+  constexpr int KK = KC * KC;
+  for (int c = 0; c < CIB; ++c)
+    for (int p = 0; p < PB; ++p) acc[c][p] = V{};
+  const size_t wstep = static_cast<size_t>(cig) * KK;
+  for (int col = 0; col < cog; ++col) {
+    const V* b = qpos + col * qplane;
+    const T* w = wc + col * wstep;
+    for (int ki = 0; ki < KC; ++ki)
+      for (int kj = 0; kj < KC; ++kj) {
+        const long off = -static_cast<long>(ki * g.dh) * Wq - kj * g.dw;
+        V qv[PB];
+        for (int p = 0; p < PB; ++p) qv[p] = b[off + p];
+        for (int c = 0; c < CIB; ++c) {
+          const T wv = w[c * KK + ki * KC + kj];
+          for (int p = 0; p < PB; ++p) acc[c][p] += wv * qv[p];
+        }
+      }
+  }
+}
+
+// Writes (or adds) the gathered values, keeping only positions where the forward input was positive
+// when the input is a ReLU's output (the fused ReLU backward). Branch-free: a multiply by 0 or 1.
+template <typename T>
+TEGNAS_INLINE void store_dx(SeedVec<T>* d, const SeedVec<T>& v, const T* mask, bool overwrite) {
+  const T keep = (!mask || *mask > T(0)) ? T(1) : T(0);
+  if (overwrite) *d = v * keep;
+  else *d += v * keep;
+}
+
+template <typename T, int KC, int CIB>
+TEGNAS_INLINE void dgrad_rows(DyPlanes<T>& qp, const T* weight, const ConvGeom& g, int n, int gr, int cil0, Grad<T>& dx,
+                              const T* relu_out, bool overwrite) {
+  using V = SeedVec<T>;
+  constexpr int KK = KC * KC, PB = 4;
+  const int cig = g.cin_g(), cog = g.cout_g();
+  const T* wc = weight + (static_cast<size_t>(gr * cog) * cig + cil0) * KK;
+  const V* q = qp.q() + static_cast<size_t>(gr * cog) * qp.plane + static_cast<size_t>(g.ph + qp.top) * qp.Wq + g.pw + qp.left;
+  const size_t HW = static_cast<size_t>(g.hin) * g.win;
+  for (int ih = 0; ih < g.hin; ++ih) {
+    const V* qrow = q + static_cast<size_t>(ih) * qp.Wq;
+    int iw = 0;
+    for (; iw + PB <= g.win; iw += PB) {
+      V acc[CIB][PB];
+      dgrad_tile<T, KC, CIB, PB>(qrow + iw, qp.plane, qp.Wq, wc, cog, cig, g, acc);
+      for (int c = 0; c < CIB; ++c) {
+        const size_t e = (static_cast<size_t>(n) * g.cin + gr * cig + cil0 + c) * HW + static_cast<size_t>(ih) * g.win + iw;
+        V* d = reinterpret_cast<V*>(dx.at(e));
+        for (int p = 0; p < PB; ++p) store_dx(d + p, acc[c][p], relu_out ? relu_out + e + p : nullptr, overwrite);
+      }
+    }
+    for (; iw < g.win; ++iw) {
+      V acc[CIB][1];
+      dgrad_tile<T, KC, CIB, 1>(qrow + iw, qp.plane, qp.Wq, wc, cog, cig, g, acc);
+      for (int c = 0; c < CIB; ++c) {
+        const size_t e = (static_cast<size_t>(n) * g.cin + gr * cig + cil0 + c) * HW + static_cast<size_t>(ih) * g.win + iw;
+        store_dx(reinterpret_cast<V*>(dx.at(e)), acc[c][0], relu_out ? relu_out + e : nullptr, overwrite);
+      }
+    }
+  }
+}
+
+// Any kernel shape (stride 1): one input channel and position at a time.
+template <typename T>
+TEGNAS_INLINE void dgrad_rows_any(DyPlanes<T>& qp, const T* weight, const ConvGeom& g, int n, int ci, Grad<T>& dx,
+                                  const T* relu_out, bool overwrite) {
+  using V = SeedVec<T>;
+  const int cig = g.cin_g(), cog = g.cout_g(), KK = g.kh * g.kw, gr = ci / cig, cil = ci % cig;
+  const V* q = qp.q() + static_cast<size_t>(gr * cog) * qp.plane + static_cast<size_t>(g.ph + qp.top) * qp.Wq + g.pw + qp.left;
+  const size_t HW = static_cast<size_t>(g.hin) * g.win;
+  for (int ih = 0; ih < g.hin; ++ih)
+    for (int iw = 0; iw < g.win; ++iw) {
+      V acc{};
+      const V* qpos = q + static_cast<size_t>(ih) * qp.Wq + iw;
+      for (int col = 0; col < cog; ++col) {
+        const T* w = weight + (static_cast<size_t>(gr * cog + col) * cig + cil) * KK;
+        for (int ki = 0; ki < g.kh; ++ki)
+          for (int kj = 0; kj < g.kw; ++kj)
+            acc += w[ki * g.kw + kj] * qpos[col * qp.plane - static_cast<long>(ki * g.dh) * qp.Wq - kj * g.dw];
+      }
+      const size_t e = (static_cast<size_t>(n) * g.cin + ci) * HW + static_cast<size_t>(ih) * g.win + iw;
+      store_dx(reinterpret_cast<V*>(dx.at(e)), acc, relu_out ? relu_out + e : nullptr, overwrite);
+    }
+}
+
+// Strided convolutions in gather form: input row ih receives kernel row ki from output row
+// oh = (ih + ph - ki*dh) / sh when that division is exact and oh is in range; the (ki, oh) pairs of each row
+// and (kj, ow) pairs of each column are listed once, then every dx vector sums its few taps over all
+// output channels in registers, CIB input channels at a time.
+struct TapList {
+  std::vector<int> start;               // per input row (column): first entry
+  std::vector<std::pair<int, int>> e;   // (kernel index, output index)
+};
+
+inline TapList strided_taps(int in, int pad, int k, int dil, int stride, int out) {
+  TapList t;
+  t.start.reserve(static_cast<size_t>(in) + 1);
+  for (int i = 0; i < in; ++i) {
+    t.start.push_back(static_cast<int>(t.e.size()));
+    for (int ki = 0; ki < k; ++ki) {
+      const int num = i + pad - ki * dil;
+      if (num < 0 || num % stride) continue;
+      const int o = num / stride;
+      if (o < out) t.e.emplace_back(ki, o);
+    }
+  }
+  t.start.push_back(static_cast<int>(t.e.size()));
+  return t;
+}
+
+template <typename T, int CIB>
+TEGNAS_INLINE void dgrad_strided(DyPlanes<T>& qp, const T* weight, const ConvGeom& g, int n, int gr, int cil0, Grad<T>& dx,
+                                 const T* relu_out, bool overwrite, const TapList& rows, const TapList& cols) {
+  using V = SeedVec<T>;
+  const int cig = g.cin_g(), cog = g.cout_g(), KK = g.kh * g.kw;
+  const size_t HW = static_cast<size_t>(g.hin) * g.win, wstep = static_cast<size_t>(cig) * KK;
+  const T* wc = weight + (static_cast<size_t>(gr * cog) * cig + cil0) * KK;
+  for (int ih = 0; ih < g.hin; ++ih)
+    for (int iw = 0; iw < g.win; ++iw) {
+      V acc[CIB];
+      for (int c = 0; c < CIB; ++c) acc[c] = V{};
+      for (int col = 0; col < cog; ++col) {
+        const V* q = qp.origin(gr * cog + col);
+        const T* w = wc + col * wstep;
+        for (int r = rows.start[ih]; r < rows.start[ih + 1]; ++r) {
+          const int ki = rows.e[r].first;
+          const V* qr = q + static_cast<size_t>(rows.e[r].second) * qp.Wq;
+          for (int k = cols.start[iw]; k < cols.start[iw + 1]; ++k) {
+            const V qv = qr[cols.e[k].second];
+            const int t = ki * g.kw + cols.e[k].first;
+            for (int c = 0; c < CIB; ++c) acc[c] += w[c * KK + t] * qv;
+          }
+        }
+      }
+      for (int c = 0; c < CIB; ++c) {
+        const size_t e = (static_cast<size_t>(n) * g.cin + gr * cig + cil0 + c) * HW + static_cast<size_t>(ih) * g.win + iw;
+        store_dx(reinterpret_cast<V*>(dx.at(e)), acc[c], relu_out ? relu_out + e : nullptr, overwrite);
+      }
+    }
+}
+
+template <typename T, int KC>
+TEGNAS_INLINE void wgrad_sample(DyPlanes<T>& qp, const T* xpad, int Hp, int Wp, const ConvGeom& g, double* total,
+                                std::vector<T>& acc_any) {
+  const int cig = g.cin_g(), cog = g.cout_g();
+  const int KK = g.kh * g.kw;
+  const size_t tot_co = static_cast<size_t>(cig) * KK * kSeeds;
+  // Output channels per tile: enough accumulators to hide the FMA latency without spilling registers.
+  constexpr int COB = KC == 1 ? 8 : KC == 3 ? 3 : 1;
+  for (int ci = 0; ci < g.cin; ++ci) {
+    const int gr = ci / cig, cil = ci % cig;
+    const T* xp = xpad + static_cast<size_t>(ci) * Hp * Wp;
+    int col = 0;
+    auto tot_at = [&](int co) { return total + co * tot_co + static_cast<size_t>(cil) * KK * kSeeds; };
+    if (KC > 0) {
+      for (; col + COB <= cog; col += COB)
+        wgrad_tile<T, KC, COB>(qp.origin(gr * cog + col), qp.plane, qp.Wq, xp, Wp, g, tot_at(gr * cog + col), tot_co);
+      for (; col < cog; ++col)
+        wgrad_tile<T, KC, 1>(qp.origin(gr * cog + col), qp.plane, qp.Wq, xp, Wp, g, tot_at(gr * cog + col), tot_co);
+    } else {
+      for (; col < cog; ++col) wgrad_tile_any<T>(qp.origin(gr * cog + col), qp.Wq, xp, Wp, g, tot_at(gr * cog + col), acc_any);
+    }
+  }
+}
+
+template <typename T, int KC>
+TEGNAS_INLINE void dgrad_sample(DyPlanes<T>& qp, const T* weight, const ConvGeom& g, int n, Grad<T>& dx, const T* relu_out,
+                                bool overwrite) {
+  const int cig = g.cin_g();
+  if (g.sh != 1 || g.sw != 1) {
+    const TapList rows = strided_taps(g.hin, g.ph, g.kh, g.dh, g.sh, g.hout);
+    const TapList cols = strided_taps(g.win, g.pw, g.kw, g.dw, g.sw, g.wout);
+    for (int gr = 0; gr < g.groups; ++gr) {
+      int cil = 0;
+      for (; cil + 3 <= cig; cil += 3) dgrad_strided<T, 3>(qp, weight, g, n, gr, cil, dx, relu_out, overwrite, rows, cols);
+      for (; cil < cig; ++cil) dgrad_strided<T, 1>(qp, weight, g, n, gr, cil, dx, relu_out, overwrite, rows, cols);
+    }
+    return;
+  }
+  if (KC == 0) {
+    for (int ci = 0; ci < g.cin; ++ci) dgrad_rows_any(qp, weight, g, n, ci, dx, relu_out, overwrite);
+    return;
+  }
+  constexpr int KCc = KC > 0 ? KC : 1;
+  constexpr int CIB = KC == 1 ? 4 : 3;
+  for (int gr = 0; gr < g.groups; ++gr) {
+    int cil = 0;
+    for (; cil + CIB <= cig; cil += CIB) dgrad_rows<T, KCc, CIB>(qp, weight, g, n, gr, cil, dx, relu_out, overwrite);
+    for (; cil < cig; ++cil) dgrad_rows<T, KCc, 1>(qp, weight, g, n, gr, cil, dx, relu_out, overwrite);
+  }
+}
+
+// The whole backward of one conv for kSeeds seeds, sample by sample.
+template <typename T, int KC>
+TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx,
+                                      bool dx_overwrite, T* dweight, size_t dw_stride, T* dbias, size_t db_stride,
+                                      const T* relu_out, const BnFold<T>* fold) {
+  using V = SeedVec<T>;
+  const int N = dy.n, cig = g.cin_g(), KK = g.kh * g.kw;
+  DyPlanes<T> qp;
+  dy_planes_init(g, qp);
+  const int Hp = g.hin + 2 * g.ph, Wp = g.win + 2 * g.pw;
+  std::vector<T> xpad;
+  if (dweight) xpad.assign(static_cast<size_t>(g.cin) * Hp * Wp, T(0));
+  // Weight gradients summed over samples in double: a sample's float partial sums stay short.
+  std::vector<double> total(dweight ? static_cast<size_t>(g.cout) * cig * KK * kSeeds : 0, 0.0);
+  std::vector<double> btotal(dbias ? static_cast<size_t>(g.cout) * kSeeds : 0, 0.0);
+  std::vector<T> acc_any;
+  for (int n = 0; n < N; ++n) {
+    dy_planes_load(dy, n, g, fold, qp);
+    if (dweight) {
+      for (int ci = 0; ci < g.cin; ++ci) {
+        const T* src = x.data() + (static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win;
+        T* dst = xpad.data() + static_cast<size_t>(ci) * Hp * Wp + static_cast<size_t>(g.ph) * Wp + g.pw;
+        for (int i = 0; i < g.hin; ++i) std::copy(src + static_cast<size_t>(i) * g.win, src + static_cast<size_t>(i + 1) * g.win, dst + static_cast<size_t>(i) * Wp);
+      }
+      wgrad_sample<T, KC>(qp, xpad.data(), Hp, Wp, g, total.data(), acc_any);
+    }
+    if (dbias)
+      for (int co = 0; co < g.cout; ++co) {
+        V a{};
+        const V* src = qp.origin(co);
+        for (int oh = 0; oh < g.hout; ++oh)
+          for (int ow = 0; ow < g.wout; ++ow) a += src[static_cast<size_t>(oh) * qp.Wq + ow];
+        for (int s = 0; s < kSeeds; ++s) btotal[co * kSeeds + s] += a[s];
+      }
+    if (dx) dgrad_sample<T, KC>(qp, weight, g, n, *dx, relu_out, dx_overwrite);
+  }
+  if (dweight) {
+    const size_t per = static_cast<size_t>(cig) * KK;
+    for (int co = 0; co < g.cout; ++co)
+      for (size_t k = 0; k < per; ++k)
+        for (int s = 0; s < kSeeds; ++s) dweight[s * dw_stride + co * per + k] += static_cast<T>(total[(co * per + k) * kSeeds + s]);
+  }
+  if (dbias)
+    for (int co = 0; co < g.cout; ++co)
+      for (int s = 0; s < kSeeds; ++s) dbias[s * db_stride + co] += static_cast<T>(btotal[co * kSeeds + s]);
+}
+
+template <typename T>
+TEGNAS_INLINE void conv_backward_any(const Tensor<T>& x, const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool ow,
+                                     T* dw, size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold) {
+  if (g.kh == 1 && g.kw == 1) conv_backward_impl<T, 1>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
+  else if (g.kh == 3 && g.kw == 3) conv_backward_impl<T, 3>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
+  else if (g.kh == 5 && g.kw == 5) conv_backward_impl<T, 5>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
+  else conv_backward_impl<T, 0>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
 }
 // One clone set per precision; overloads so conv2d_backward<T> picks by type.
-TEGNAS_SIMD void weight_grad(const Tensor<float>& x, const Grad<float>& dy, const ConvGeom& g, float* dw, size_t st) {
-  conv_weight_grad_any(x, dy, g, dw, st);
+TEGNAS_SIMD void conv_backward_clone(const Tensor<float>& x, const float* w, const Grad<float>& dy, const ConvGeom& g,
+                                     Grad<float>* dx, bool ow, float* dw, size_t dws, float* db, size_t dbs, const float* relu,
+                                     const BnFold<float>* fold) {
+  conv_backward_any(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
 }
-TEGNAS_SIMD void weight_grad(const Tensor<double>& x, const Grad<double>& dy, const ConvGeom& g, double* dw, size_t st) {
-  conv_weight_grad_any(x, dy, g, dw, st);
-}
-TEGNAS_SIMD void data_grad(const float* w, const Grad<float>& dy, const ConvGeom& g, Grad<float>& dx, const float* m) {
-  conv_data_grad_any(w, dy, g, dx, m);
-}
-TEGNAS_SIMD void data_grad(const double* w, const Grad<double>& dy, const ConvGeom& g, Grad<double>& dx, const double* m) {
-  conv_data_grad_any(w, dy, g, dx, m);
+TEGNAS_SIMD void conv_backward_clone(const Tensor<double>& x, const double* w, const Grad<double>& dy, const ConvGeom& g,
+                                     Grad<double>* dx, bool ow, double* dw, size_t dws, double* db, size_t dbs,
+                                     const double* relu, const BnFold<double>* fold) {
+  conv_backward_any(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
 }
 }  // namespace
 
 template <typename T>
-void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx,
-                     T* dweight, size_t dw_stride, T* dbias, size_t db_stride, bool input_is_relu) {
-  if (dweight) weight_grad(x, dy, g, dweight, dw_stride);
-  if (dx) data_grad(weight, dy, g, *dx, input_is_relu ? x.data() : nullptr);
-  if (dbias) {
-    const size_t HW = static_cast<size_t>(g.hout) * g.wout;
-    for (int co = 0; co < g.cout; ++co) {
-      double acc[kSeeds] = {};
-      for (int n = 0; n < dy.n; ++n) {
-        const T* p = dy.at((static_cast<size_t>(n) * g.cout + co) * HW);
-        for (size_t i = 0; i < HW; ++i)
-          for (int s = 0; s < kSeeds; ++s) acc[s] += p[i * kSeeds + s];
-      }
-      for (int s = 0; s < kSeeds; ++s) dbias[s * db_stride + co] += static_cast<T>(acc[s]);
-    }
-  }
+void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool dx_overwrite,
+                     T* dweight, size_t dw_stride, T* dbias, size_t db_stride, bool input_is_relu, const BnFold<T>* fold) {
+  if (!dx && !dweight && !dbias) return;
+  conv_backward_clone(x, weight, dy, g, dx, dx_overwrite, dweight, dw_stride, dbias, db_stride,
+                      input_is_relu ? x.data() : nullptr, fold);
 }
 
 template void conv2d_forward<float>(const Tensor<float>&, const float*, const float*, const ConvGeom&, Tensor<float>&);
 template void conv2d_forward<double>(const Tensor<double>&, const double*, const double*, const ConvGeom&, Tensor<double>&);
 template void conv2d_backward<float>(const Tensor<float>&, const float*, const Grad<float>&, const ConvGeom&,
-                                     Grad<float>*, float*, size_t, float*, size_t, bool);
+                                     Grad<float>*, bool, float*, size_t, float*, size_t, bool, const BnFold<float>*);
 template void conv2d_backward<double>(const Tensor<double>&, const double*, const Grad<double>&, const ConvGeom&,
-                                      Grad<double>*, double*, size_t, double*, size_t, bool);
+                                      Grad<double>*, bool, double*, size_t, double*, size_t, bool, const BnFold<double>*);
 
 }  // namespace tegnas

@@ -33,11 +33,24 @@ inline int window_out(int in, int k, int stride, int pad, int dil) {
 // conv2d: weight (cout, cin/groups, kh, kw), optional bias (cout).
 template <typename T>
 void conv2d_forward(const Tensor<T>& x, const T* weight, const T* bias, const ConvGeom& g, Tensor<T>& y);
+// A BatchNorm backward folded into the conv that feeds it: the conv reads its output gradient as
+// scale[c] * (dy - m[c] - xhat * mx[c]) (m, mx: kSeeds values per channel) while it loads each sample,
+// so the BatchNorm's input gradient is never written out and read back.
+template <typename T>
+struct BnFold {
+  const T* xhat = nullptr;  // the BatchNorm's x-hat, NCHW like its input
+  std::vector<T> scale;     // gamma * invstd per channel
+  std::vector<T> m, mx;     // C x kSeeds: mean(dy), mean(dy * xhat) over (n, h, w)
+};
+
 // input_is_relu: x is a ReLU's output, so dx is only needed where x > 0: the executor then passes the
 // ReLU's input gradient as dx and skips the ReLU, whose backward this masking performs.
+// dx_overwrite: assign dx (every element is written) instead of adding to it.
+// fold: the BatchNorm whose backward reads this conv's output, or null (dy is the conv's own gradient).
 template <typename T>
-void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx,
-                     T* dweight, size_t dw_stride, T* dbias, size_t db_stride, bool input_is_relu = false);
+void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool dx_overwrite,
+                     T* dweight, size_t dw_stride, T* dbias, size_t db_stride, bool input_is_relu = false,
+                     const BnFold<T>* fold = nullptr);
 
 // BatchNorm2d in training mode (batch statistics, biased variance). The cache keeps x-hat and 1/std.
 template <typename T>
@@ -50,6 +63,11 @@ void batchnorm_forward(const Tensor<T>& x, const T* gamma, const T* beta, double
 template <typename T>
 void batchnorm_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, Grad<T>* dx,
                         T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride, bool overwrite = false);
+// The first half of the backward (the batch means and dgamma, dbeta), leaving dx to the conv that
+// produced x: see BnFold.
+template <typename T>
+void batchnorm_backward_fold(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, T* dgamma,
+                             size_t dg_stride, T* dbeta, size_t db_stride, BnFold<T>& fold);
 
 template <typename T>
 void relu_forward(const Tensor<T>& x, Tensor<T>& y);
@@ -93,7 +111,7 @@ void concat_forward(const std::vector<const Tensor<T>*>& xs, Tensor<T>& y);
 template <typename T>
 void concat_backward_slice(const Grad<T>& dy, int c0, Grad<T>& dx);
 template <typename T>
-void add_backward(const Grad<T>& dy, Grad<T>& dx);
+void add_backward(const Grad<T>& dy, T k, Grad<T>& dx, bool overwrite = false);  // dx (+)= k dy
 // zero: zeros of shape (N, channels, ceil(H/stride), ceil(W/stride)); its gradient is 0 everywhere.
 template <typename T>
 void zero_forward(const Tensor<T>& x, int channels, int stride, Tensor<T>& y);

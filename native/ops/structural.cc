@@ -38,10 +38,25 @@ void concat_backward_slice(const Grad<T>& dy, int c0, Grad<T>& dx) {
   }
 }
 
+namespace {
 template <typename T>
-void add_backward(const Grad<T>& dy, Grad<T>& dx) {
-  const size_t n = dy.v.size();
-  for (size_t i = 0; i < n; ++i) dx.v[i] += dy.v[i];
+TEGNAS_INLINE void add_bwd(const Grad<T>& dy, T k, Grad<T>& dx, bool overwrite) {
+  using V = SeedVec<T>;
+  const size_t n = dy.elements();
+  const V* src = reinterpret_cast<const V*>(dy.v.data());
+  V* d = reinterpret_cast<V*>(dx.v.data());
+  if (overwrite && k == T(1)) std::copy(dy.v.begin(), dy.v.end(), dx.v.begin());
+  else if (overwrite) for (size_t e = 0; e < n; ++e) d[e] = k * src[e];
+  else if (k == T(1)) for (size_t e = 0; e < n; ++e) d[e] += src[e];
+  else for (size_t e = 0; e < n; ++e) d[e] += k * src[e];
+}
+TEGNAS_SIMD void add_bwd_clone(const Grad<float>& dy, float k, Grad<float>& dx, bool ow) { add_bwd(dy, k, dx, ow); }
+TEGNAS_SIMD void add_bwd_clone(const Grad<double>& dy, double k, Grad<double>& dx, bool ow) { add_bwd(dy, k, dx, ow); }
+}  // namespace
+
+template <typename T>
+void add_backward(const Grad<T>& dy, T k, Grad<T>& dx, bool overwrite) {
+  add_bwd_clone(dy, k, dx, overwrite);
 }
 
 template <typename T>
@@ -78,7 +93,7 @@ void shift_backward(const Grad<T>& dy, Grad<T>& dx) {
   template void add_forward<T>(const std::vector<const Tensor<T>*>&, Tensor<T>&);      \
   template void concat_forward<T>(const std::vector<const Tensor<T>*>&, Tensor<T>&);   \
   template void concat_backward_slice<T>(const Grad<T>&, int, Grad<T>&);               \
-  template void add_backward<T>(const Grad<T>&, Grad<T>&);                             \
+  template void add_backward<T>(const Grad<T>&, T, Grad<T>&, bool);                   \
   template void zero_forward<T>(const Tensor<T>&, int, int, Tensor<T>&);               \
   template void shift_forward<T>(const Tensor<T>&, Tensor<T>&);                        \
   template void shift_backward<T>(const Grad<T>&, Grad<T>&);
