@@ -1,6 +1,9 @@
 #include "executor.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -106,7 +109,7 @@ BackwardSetup setup_backward(const Plan& plan, const std::vector<int>& req_param
 // rows: kSeeds x P parameter gradients (zeroed by the caller); dinput: the input gradient, or null.
 template <typename T>
 void backward_chunk(const Plan& plan, const T* params, const Activations<T>& acts, Grad<T>& out, const BackwardSetup& b,
-                    T* rows, Grad<T>* dinput, GradPool<T>& pool) {
+                    T* rows, Grad<T>* dinput, GradPool<T>& pool, std::vector<double>* node_seconds = nullptr) {
   const size_t n_nodes = plan.nodes.size();
   const int N = acts.N;
   const size_t P = b.P;
@@ -133,6 +136,7 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
   for (size_t i = n_nodes; i-- > 1;) {
     const Node& nd = plan.nodes[i];
     if (!plan.live[i] || !b.up[i] || g[i].empty()) continue;
+    const auto t0 = node_seconds ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     const Grad<T>& dy = g[i];
     const Tensor<T>& x = acts.act[nd.inputs[0]];
     switch (nd.op) {
@@ -204,6 +208,7 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         break;
     }
     pool.give(g[i]);
+    if (node_seconds) (*node_seconds)[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   if (dinput) *dinput = std::move(g[0]);
 }
@@ -261,14 +266,22 @@ void per_sample_gradients(const Plan& plan, const T* params, const Activations<T
   std::mutex mu;
   size_t next = 0;
   std::exception_ptr err;
+  // TEGNAS_PROFILE=1: the backward time of every node, summed over seed chunks and threads, on stderr.
+  const char* prof_env = std::getenv("TEGNAS_PROFILE");
+  const bool profile = prof_env && *prof_env && *prof_env != '0';
+  std::vector<double> node_seconds(profile ? plan.nodes.size() : 0, 0.0);
   auto worker = [&]() {
     std::vector<T> rows(static_cast<size_t>(kSeeds) * P);
+    std::vector<double> mine(node_seconds.size(), 0.0);
     GradPool<T> pool;
     for (;;) {
       int s0;
       {
         std::lock_guard<std::mutex> lock(mu);
-        if (next >= jobs.size() || err) return;
+        if (next >= jobs.size() || err) {
+          for (size_t k = 0; k < mine.size(); ++k) node_seconds[k] += mine[k];
+          return;
+        }
         s0 = jobs[next++];
       }
       try {
@@ -279,7 +292,7 @@ void per_sample_gradients(const Plan& plan, const T* params, const Activations<T
         for (int s = 0; s < ns; ++s)
           for (size_t k = 0; k < K; ++k) seed.at(static_cast<size_t>(s0 + s) * K + k)[s] = T(1);
         std::fill(rows.begin(), rows.end(), T(0));
-        backward_chunk(plan, params, acts, seed, b, rows.data(), static_cast<Grad<T>*>(nullptr), pool);
+        backward_chunk(plan, params, acts, seed, b, rows.data(), static_cast<Grad<T>*>(nullptr), pool, profile ? &mine : nullptr);
         for (int s = 0; s < ns; ++s) std::copy(rows.begin() + s * P, rows.begin() + (s + 1) * P, G + (static_cast<size_t>(s0) + s) * P);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
@@ -293,6 +306,18 @@ void per_sample_gradients(const Plan& plan, const T* params, const Activations<T
   worker();
   for (auto& th : pool) th.join();
   if (err) std::rethrow_exception(err);
+  if (profile) {
+    double total = 0;
+    for (double v : node_seconds) total += v;
+    std::fprintf(stderr, "tegnas profile: backward of %d seeds, %.2f ms over all threads\n", N, total * 1e3);
+    for (size_t k = 0; k < node_seconds.size(); ++k) {
+      if (node_seconds[k] <= 0) continue;
+      const Node& nd = plan.nodes[k];
+      const Tensor<T>& a = acts.act[k];
+      std::fprintf(stderr, "  node %3zu %-14s %4dx%3dx%3d  %8.3f ms  %5.1f%%\n", k, op_name(nd.op), a.c, a.h,
+                   a.w, node_seconds[k] * 1e3, 100 * node_seconds[k] / total);
+    }
+  }
 }
 
 #define TEGNAS_EXEC(T)                                                                                          \
