@@ -3,6 +3,7 @@
  * and thin supernets, one NTK batch, one validation batch, the region crops), then `score(arch)` for
  * any number of architectures, cached by canonical key.
  */
+import { availableParallelism } from 'node:os';
 import { type IndicatorBatches, batchesFromInputsFile, indicatorBatches } from '../data/batches.js';
 import { type DatasetName, datasetInfo } from '../data/datasets.js';
 import { TegnasError } from '../errors.js';
@@ -218,6 +219,54 @@ export class Scorer {
   }
 
   async score(arch: Architecture): Promise<TegScores> {
+    return this.#score(arch, this.options.threads);
+  }
+
+  /**
+   * Scores several architectures at once: up to `concurrency` (default: `threads`, i.e. all cores) run
+   * side by side, each with its share of the threads. Results come back in input order and equal those
+   * of score() one by one (the engine's results do not depend on the thread count).
+   */
+  async scoreMany(archs: readonly Architecture[], options: { concurrency?: number } = {}): Promise<TegScores[]> {
+    const threads = this.options.threads ?? availableParallelism();
+    const conc = options.concurrency ?? threads;
+    if (!Number.isInteger(conc) || conc < 1) throw new TegnasError('E_INPUT', `concurrency must be a positive integer, got ${JSON.stringify(conc)}`);
+    const lanes = Math.max(1, Math.min(conc, archs.length));
+    const inner = Math.max(1, Math.floor(threads / lanes));
+    const out: TegScores[] = new Array(archs.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < archs.length) {
+        const i = next++;
+        out[i] = await this.#score(archs[i], inner);
+      }
+    };
+    await Promise.all(Array.from({ length: lanes }, lane));
+    return out;
+  }
+
+  // Architectures being scored now, by canonical key, so concurrent requests for one class share the work.
+  readonly #inFlight = new Map<string, Promise<TegScores>>();
+
+  async #score(arch: Architecture, threads: number | undefined): Promise<TegScores> {
+    const { key } = this.#spec.normalise(arch);
+    const useCache = this.options.cache ?? true;
+    const pending = useCache ? this.#inFlight.get(key) : undefined;
+    if (pending) {
+      const { text } = this.#spec.normalise(arch);
+      const r = await pending;
+      return { ...r, arch: text, cached: true, seconds: { ntk: 0, regions: 0, naswot: 0, total: 0 } };
+    }
+    const p = this.#scoreNow(arch, threads);
+    if (useCache) this.#inFlight.set(key, p);
+    try {
+      return await p;
+    } finally {
+      this.#inFlight.delete(key);
+    }
+  }
+
+  async #scoreNow(arch: Architecture, threads: number | undefined): Promise<TegScores> {
     const t0 = performance.now();
     const { text, key } = this.#spec.normalise(arch);
     const useCache = this.options.cache ?? true;
@@ -246,7 +295,7 @@ export class Scorer {
         },
         weights,
         cells,
-        this.options.threads,
+        threads,
       );
       seconds.ntk += (performance.now() - t) / 1000;
       t = performance.now();

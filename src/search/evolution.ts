@@ -14,15 +14,21 @@ export interface EvolutionOptions extends SearchOptions {
   steps?: number;
 }
 
+// Scored together, in slices so that progress keeps coming.
+const INITIAL_BATCH = 16;
+
 export async function evolution(evaluator: Evaluator, options: EvolutionOptions = {}): Promise<SearchResult> {
   const P = options.population ?? 256, S = options.sample ?? 64, steps = options.steps ?? 1000;
   const log = new SearchLog('evolution', evaluator, options, P + steps);
   const darts = evaluator.space === 'darts';
   const population: Evaluation[] = [];
-  for (let i = 0; i < P; i++) {
-    population.push(await log.evaluate(darts ? randomGenotype(log.rng) : randomNb201(log.rng)));
-    log.progress(log.history.length, population);
-  }
+  // The initial population is drawn first and scored together (all cores); the rng sequence is the same.
+  const initial = Array.from({ length: P }, () => (darts ? randomGenotype(log.rng) : randomNb201(log.rng)));
+  for (let i = 0; i < P; i += INITIAL_BATCH)
+    await log.evaluateMany(initial.slice(i, i + INITIAL_BATCH), evaluator, (e) => {
+      population.push(e);
+      log.progress(log.history.length, population);
+    });
   for (let i = 0; i < steps; i++) {
     const candidates = log.rng.sample(population, Math.min(S, population.length));
     const parent = candidates[log.bestOf(candidates)];

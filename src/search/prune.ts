@@ -68,21 +68,26 @@ export async function prune(evaluator: Evaluator, options: PruneOptions = {}): P
   while ([...sets.values()].some((ops) => ops.length > 1)) {
     const ev = options.evaluatorForRound?.(round) ?? evaluator;
     const base = (await evalIn(ev, sets)).scores;
-    const candidates: { id: string; op: string; dCond: number; dRegions: number }[] = [];
+    // Every candidate supernet of the round is independent of the others: score them together.
+    const pending: { id: string; op: string; arch: Architecture }[] = [];
     for (const [id, ops] of sets) {
       if (ops.length <= 1) continue;
       for (const op of ops) {
         const without = new Map(sets);
         without.set(id, ops.filter((o) => o !== op));
-        const s = (await evalIn(ev, without)).scores;
-        candidates.push({
-          id,
-          op,
-          dCond: roundSig((cond(base) - cond(s)) / cond(base), precision),
-          dRegions: roundSig((base.regions - s.regions) / base.regions, precision),
-        });
+        pending.push({ id, op, arch: toArchitecture(space, without) });
       }
     }
+    const scored = await log.evaluateMany(pending.map((p) => p.arch), ev);
+    const candidates = pending.map(({ id, op }, i) => {
+      const s = scored[i].scores;
+      return {
+        id,
+        op,
+        dCond: roundSig((cond(base) - cond(s)) / cond(base), precision),
+        dRegions: roundSig((base.regions - s.regions) / base.regions, precision),
+      };
+    });
     const rc = ranks(candidates.map((c) => c.dCond), true);
     const rr = ranks(candidates.map((c) => c.dRegions), false);
     const sum = candidates.map((_, i) => rc[i] + rr[i]);
@@ -108,13 +113,18 @@ export async function prune(evaluator: Evaluator, options: PruneOptions = {}): P
         const edges = Array.from({ length: node + 2 }, (_, j) => j);
         let keep = edges;
         if (edges.length > 2) {
-          const ds: { j: number; dCond: number; dRegions: number }[] = [];
-          for (const j of edges) {
-            const without = new Map(sets);
-            without.set(`${cell}:${node}<-${j}`, []);
-            const s = (await evalIn(ev, without)).scores;
-            ds.push({ j, dCond: roundSig((cond(base) - cond(s)) / cond(base), precision), dRegions: roundSig((base.regions - s.regions) / base.regions, precision) });
-          }
+          const scored = await log.evaluateMany(
+            edges.map((j) => {
+              const without = new Map(sets);
+              without.set(`${cell}:${node}<-${j}`, []);
+              return toArchitecture(space, without);
+            }),
+            ev,
+          );
+          const ds = edges.map((j, i) => {
+            const s = scored[i].scores;
+            return { j, dCond: roundSig((cond(base) - cond(s)) / cond(base), precision), dRegions: roundSig((base.regions - s.regions) / base.regions, precision) };
+          });
           // Removing an edge worth keeping raises cond (delta_cond most negative) and lowers regions.
           const rc = ranks(ds.map((d) => d.dCond), false);
           const rr = ranks(ds.map((d) => d.dRegions), true);

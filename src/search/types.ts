@@ -11,6 +11,8 @@ export const ALGOS: readonly AlgoName[] = ['evolution', 'reinforce', 'prune', 'r
 export interface Evaluator {
   readonly space: 'nas-bench-201' | 'darts';
   score(arch: Architecture): Promise<TegScores>;
+  /** Several at once (optional): results in input order, equal to score() one by one. */
+  scoreMany?(archs: readonly Architecture[]): Promise<TegScores[]>;
 }
 
 export interface Evaluation {
@@ -81,13 +83,40 @@ export class SearchLog {
 
   async evaluate(arch: Architecture, extra: Partial<Evaluation> = {}, evaluator: Evaluator = this.evaluator): Promise<Evaluation> {
     if (this.options.signal?.aborted) throw this.options.signal.reason ?? new Error('search aborted');
-    const scores = await evaluator.score(arch);
+    return this.record(await evaluator.score(arch), extra);
+  }
+
+  record(scores: TegScores, extra: Partial<Evaluation> = {}): Evaluation {
     this.worst.observe(scores);
     this.keys.add(scores.key);
     const e: Evaluation = { step: this.history.length, arch: scores.arch, scores, ...extra };
     this.history.push(e);
     this.options.onEvaluation?.(e);
     return e;
+  }
+
+  /**
+   * Evaluates architectures whose choice does not depend on each other's scores: scored together
+   * (evaluator.scoreMany, all cores) and recorded in order, so the history equals one-by-one evaluation.
+   * `each` runs after each is recorded (progress).
+   */
+  async evaluateMany(archs: readonly Architecture[], evaluator: Evaluator = this.evaluator, each?: (e: Evaluation) => void): Promise<Evaluation[]> {
+    if (this.options.signal?.aborted) throw this.options.signal.reason ?? new Error('search aborted');
+    if (!evaluator.scoreMany || archs.length < 2) {
+      const out: Evaluation[] = [];
+      for (const a of archs) {
+        const e = await this.evaluate(a, {}, evaluator);
+        each?.(e);
+        out.push(e);
+      }
+      return out;
+    }
+    const all = await evaluator.scoreMany(archs);
+    return all.map((scores) => {
+      const e = this.record(scores);
+      each?.(e);
+      return e;
+    });
   }
 
   /** Index in `entries` of the rank-sum best. */
