@@ -1,6 +1,8 @@
 #include "indicators.h"
 
 #include <cmath>
+#include <exception>
+#include <thread>
 #include <limits>
 #include <sstream>
 
@@ -56,8 +58,44 @@ NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& 
   const Node& out = plan.nodes[plan.output];
   const size_t K = static_cast<size_t>(out.c) * out.h * out.w;
   const size_t P = numel_of(plan, weights);
+  // Column ranges of the cell parameters inside a row of G (for the regression).
+  std::vector<std::pair<size_t, size_t>> cell_in_x, cell_in_y;
+  size_t off_y = 0;
+  for (int c : cells) {
+    size_t off = 0;
+    bool found = false;
+    for (int wi : weights) {
+      if (wi == c) {
+        found = true;
+        break;
+      }
+      off += plan.params[wi].numel;
+    }
+    if (!found) throw EngineError("cell parameter '" + plan.params[c].name + "' is not among the NTK parameters");
+    cell_in_x.emplace_back(off, plan.params[c].numel);
+    cell_in_y.emplace_back(off_y, plan.params[c].numel);
+    off_y += plan.params[c].numel;
+  }
+  const size_t Pc = off_y;
+  const bool regression = in.vx && Pc > 0;
+
+  // The validation batch's gradients do not depend on the training batch's: with two or more threads
+  // the two passes run side by side (each with half the threads), which also overlaps their serial parts.
+  std::vector<T> Gy(regression ? static_cast<size_t>(in.Bv) * Pc : 0);
+  std::vector<T> vlogits(regression ? static_cast<size_t>(in.Bv) * K : 0);
+  const int tv = regression && threads >= 2 ? threads / 2 : 0;
+  std::exception_ptr verr;
+  std::thread vpass;
+  if (tv > 0)
+    vpass = std::thread([&]() {
+      try {
+        per_sample_gradients(plan, params, in.vx, in.Bv, cells, tv, vlogits.data(), Gy.data());
+      } catch (...) {
+        verr = std::current_exception();
+      }
+    });
   std::vector<T> G(static_cast<size_t>(in.B) * P);
-  {
+  try {
     Activations<T> acts;
     run_forward(plan, params, in.x, in.B, acts);
     if (in.naswot) {
@@ -67,8 +105,13 @@ NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& 
       r.naswot_bits = pat.bits;
       r.naswot_singular = !naswot_logdet(pat, r.naswot_logdet);
     }
-    per_sample_gradients(plan, params, acts, weights, threads, G.data());
+    per_sample_gradients(plan, params, acts, weights, threads - tv, G.data());
+  } catch (...) {
+    if (vpass.joinable()) vpass.join();
+    throw;
   }
+  if (vpass.joinable()) vpass.join();
+  if (verr) std::rethrow_exception(verr);
 
   // Condition number of the NTK G G^T (the reference: eigvalsh, largest / smallest; NaN -> bad).
   std::vector<std::pair<size_t, size_t>> all{{0, P}};
@@ -90,32 +133,12 @@ NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& 
 
   if (!in.vx) return r;
   r.mse_computed = true;
-  // Column ranges of the cell parameters inside a row of G.
-  std::vector<std::pair<size_t, size_t>> cell_in_x, cell_in_y;
-  size_t off_y = 0;
-  for (int c : cells) {
-    size_t off = 0;
-    bool found = false;
-    for (int wi : weights) {
-      if (wi == c) {
-        found = true;
-        break;
-      }
-      off += plan.params[wi].numel;
-    }
-    if (!found) throw EngineError("cell parameter '" + plan.params[c].name + "' is not among the NTK parameters");
-    cell_in_x.emplace_back(off, plan.params[c].numel);
-    cell_in_y.emplace_back(off_y, plan.params[c].numel);
-    off_y += plan.params[c].numel;
-  }
-  const size_t Pc = off_y;
   if (Pc == 0) {
     r.mse_bad = true;
     r.mse_reason = "the network has no cell parameters";
     return r;
   }
-  std::vector<T> vlogits(static_cast<size_t>(in.Bv) * K), Gy(static_cast<size_t>(in.Bv) * Pc);
-  per_sample_gradients(plan, params, in.vx, in.Bv, cells, threads, vlogits.data(), Gy.data());
+  if (tv == 0) per_sample_gradients(plan, params, in.vx, in.Bv, cells, threads, vlogits.data(), Gy.data());
   double sum_x = 0, sum_y = 0;
   for (int i = 0; i < in.B; ++i)
     for (const auto& cr : cell_in_x)
