@@ -99,7 +99,7 @@ export async function precomputeCommand(argv: string[]): Promise<void> {
     const lines: string[] = [];
     if (r.scored === 0) lines.push(`nothing to score: all ${n(r.classes)} classes are in ${out}`);
     else {
-      lines.push(`scored ${n(r.scored)} architectures in ${r.seconds.toFixed(1)} s (${r.rate.toFixed(3)} archs/s, ${(1 / r.rate).toFixed(2)} s each)`);
+      lines.push(`scored ${n(r.scored)} architecture${r.scored === 1 ? '' : 's'} in ${r.seconds.toFixed(1)} s (${r.rate.toFixed(3)} archs/s, ${(1 / r.rate).toFixed(2)} s each)`);
       lines.push(
         r.stored < r.classes
           ? `${out} holds ${n(r.stored)} of ${n(r.classes)} classes; the other ${n(r.classes - r.stored)} would take about ${formatDuration((r.classes - r.stored) / r.rate)} at this rate`
