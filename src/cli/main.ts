@@ -5,6 +5,7 @@ import { backendInfo, nativeVersion } from '../native.js';
 import { UsageError } from './args.js';
 import { NTK_HELP, ntkCommand } from './ntk.js';
 import { NB201_HELP, nb201Command } from './nb201.js';
+import { PRECOMPUTE_HELP, precomputeCommand } from './precompute.js';
 import { SCORE_HELP, scoreCommand } from './score.js';
 import { SEARCH_HELP, searchCommand } from './search.js';
 
@@ -16,6 +17,7 @@ commands:
   search     a training-free architecture search (evolution, reinforce, prune, random)
   nb201      NAS-Bench-201 ground truth of an architecture, an index, or the top K
   score      the TEG indicators of one architecture
+  precompute score every NAS-Bench-201 class into an SQLite database that searches can read (resumable)
   ntk        per-sample gradients and NTK of a NAS-Bench-201 architecture on the shipped images
   backend    what the native addon was built with and which backend it uses
   version    print versions
@@ -23,6 +25,8 @@ commands:
 ${SEARCH_HELP}
 
 ${SCORE_HELP}
+
+${PRECOMPUTE_HELP}
 
 ${NB201_HELP}
 
@@ -53,6 +57,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'score':
       await scoreCommand(rest);
+      return 0;
+    case 'precompute':
+      await precomputeCommand(rest);
       return 0;
     case 'ntk':
       await ntkCommand(rest);

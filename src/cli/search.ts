@@ -1,5 +1,6 @@
 /** `tegnas search`: a full training-free search, answered at the end by the NAS-Bench-201 ground truth. */
 import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type Nb201Dataset, NB201_DATASETS, nb201Table } from '../benchmarks/nb201.js';
@@ -27,6 +28,10 @@ export const SEARCH_HELP = `tegnas search [options]
   --batch-size N      NTK batch (default 64; pruning: 72 NAS-Bench-201, 14 DARTS)
   --init NAME         ${INIT_NAMES.join(' | ')} (default: the reference's for the algorithm)
   --threads N         engine threads (default: all cores)
+  --db FILE           a score database ('tegnas precompute'): stored classes are read, not scored;
+                      others are scored and added. Its options must match this search's
+  --db-exact          use a stored score only if it was computed for that very arch, not another
+                      member of its class: the results are then those of a search without --db
   --out FILE.json     write the result and the history of every evaluation`;
 
 function floatFlag(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
@@ -54,6 +59,8 @@ export async function searchCommand(argv: string[]): Promise<void> {
       'batch-size': { type: 'string' },
       init: { type: 'string' },
       threads: { type: 'string' },
+      db: { type: 'string' },
+      'db-exact': { type: 'boolean' },
       out: { type: 'string' },
     },
     strict: true,
@@ -77,9 +84,19 @@ export async function searchCommand(argv: string[]): Promise<void> {
   if (dataDir !== undefined && (!existsSync(dataDir) || !statSync(dataDir).isDirectory()))
     throw new UsageError(`--data-dir ${dataDir} is not a readable folder`);
   if (values.out !== undefined && !values.out.trim()) throw new UsageError('--out must be a file name');
+  const db = values.db;
+  if (db !== undefined) {
+    if (!db.trim()) throw new UsageError('--db must be a file name');
+    const folder = dirname(resolve(db));
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UsageError(`--db ${db}: the folder ${folder} does not exist`);
+    if (existsSync(db) && !statSync(db).isFile()) throw new UsageError(`--db ${db} is not a file`);
+  }
+  if (values['db-exact'] && db === undefined) throw new UsageError('--db-exact needs --db FILE');
 
   const base: ScorerOptions = { space, dataset, dataDir, seed, repeat, batchSize, threads };
-  const teg = new Scorer({ ...base, batchSize: algo === 'prune' ? 64 : batchSize, init: init ?? 'torch-default' });
+  // The score database belongs to the TEG scorer (pruning's per-round scorers use other seeds and inits);
+  // a database made with other options is refused here, before the search starts.
+  const teg = new Scorer({ ...base, batchSize: algo === 'prune' ? 64 : batchSize, init: init ?? 'torch-default', db, dbExact: values['db-exact'] });
   const progress = progressPrinter();
   const result = await runSearch(algo, teg, {
     seed,
@@ -93,6 +110,7 @@ export async function searchCommand(argv: string[]): Promise<void> {
       new Scorer({ ...base, seed: seed * 1000 + round, init: init ?? 'kaiming-fanout', thinInit: init ?? 'kaiming-fanin', mse: false, naswot: false }),
   });
   progress.done();
+  teg.close();
 
   const nb201 = space === 'nas-bench-201' ? nb201Table().byArch(result.best.arch) : undefined;
   const ranks = nb201 ? Object.fromEntries(NB201_DATASETS.map((d) => [d, nb201Table().rank(result.best.arch, d)])) : undefined;
@@ -110,6 +128,7 @@ export async function searchCommand(argv: string[]): Promise<void> {
     lines.push(`  cifar10-valid   ${nb201.accuracy['cifar10-valid'].toFixed(2)} %  (x-valid, #${ranks['cifar10-valid']})`);
   }
   lines.push(`evaluations ${result.evaluations} (${result.unique} unique), ${result.seconds.toFixed(1)} s`);
+  if (db !== undefined) lines.push(`score database ${db}: ${teg.dbHits} classes read from it, ${teg.evaluations} scored`);
   process.stdout.write(`${lines.join('\n')}\n`);
 
   if (values.out) {

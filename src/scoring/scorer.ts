@@ -3,11 +3,12 @@
  * and thin supernets, one NTK batch, one validation batch, the region crops), then `score(arch)` for
  * any number of architectures, cached by canonical key.
  */
+import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { type IndicatorBatches, batchesFromInputsFile, indicatorBatches } from '../data/batches.js';
 import { type DatasetName, datasetInfo } from '../data/datasets.js';
 import { TegnasError } from '../errors.js';
-import { type FloatArray, NativeNet } from '../native.js';
+import { type FloatArray, NativeNet, nativeVersion } from '../native.js';
 import { paramGroupIndices } from '../network.js';
 import { Network } from '../network.js';
 import { type DartsSelection, type DartsSupernetSelection, buildDartsNetwork, dartsEdgeSets } from '../plan/darts-network.js';
@@ -15,6 +16,7 @@ import { type Nb201Selection, buildTinyNetwork, nb201EdgeSets } from '../plan/ti
 import type { NetworkPlan } from '../plan/types.js';
 import { type Genotype, formatGenotype, genotypeKey, parseGenotype } from '../spaces/darts.js';
 import { type Nb201Op, formatNb201, nb201CanonicalKey, parseNb201 } from '../spaces/nb201.js';
+import { ScoreDb, type ScoreMeta } from '../store/score-db.js';
 import { INIT_NAMES, type InitName, initParams } from '../weights/init.js';
 import { readSafetensors } from '../weights/safetensors.js';
 import { planCost } from './cost.js';
@@ -56,6 +58,20 @@ export interface ScorerOptions {
    * (they are tiny), so the region count does not depend on rounding near zero.
    */
   precision?: 'float32' | 'float64';
+  /**
+   * A score database (a file, created if missing, or an open ScoreDb) made with these same options
+   * (else TegnasError `E_DB` from the constructor). An architecture whose canonical class is stored is
+   * not scored: the stored scores are returned, with `arch` the one asked for (as the in-memory cache
+   * does); one not stored is scored and added. Supernets are never stored.
+   */
+  db?: string | ScoreDb;
+  /**
+   * With `db`: use a stored score only if it was computed for this very arch string, not another
+   * member of its class. Members of a class compute the same function but on different edges, so
+   * with different initial weights and slightly different scores; exact lookups make a search's
+   * results the same as without the database whatever members it holds (default false).
+   */
+  dbExact?: boolean;
 }
 
 /**
@@ -71,17 +87,27 @@ export function formatNb201Supernet(sets: Nb201Op[][]): string {
 }
 
 interface SpaceSpec {
+  /** Builder options of the three networks (recorded in a score database's meta). */
+  shapes: { ntk: object; thin: object; evaluation: object };
   ntk: (arch: Architecture, classes: number) => NetworkPlan;
   thin: (arch: Architecture, classes: number) => NetworkPlan;
   evaluation: (arch: Architecture, classes: number, inputSize: number) => NetworkPlan;
   normalise: (arch: Architecture) => { text: string; key: string };
 }
 
+const NB201_SHAPES = { ntk: { C: 3, N: 1 }, thin: { C: 1, N: 1, depth: 1, useStem: false }, evaluation: { C: 16, N: 5 } };
+const DARTS_SHAPES = {
+  ntk: { C: 1, N: 1, depth: 2 },
+  thin: { C: 1, N: 1, depth: 2, useStem: false },
+  evaluation: { C: 36, N: 6, layout: 'eval' as const, stemMultiplier: 3 },
+};
+
 const SPACE_SPECS: Record<SpaceName, SpaceSpec> = {
   'nas-bench-201': {
-    ntk: (a, k) => buildTinyNetwork(nb201Selection(a), { C: 3, N: 1, classes: k }),
-    thin: (a, k) => buildTinyNetwork(nb201Selection(a), { C: 1, N: 1, depth: 1, useStem: false, classes: k }),
-    evaluation: (a, k, s) => buildTinyNetwork(nb201Selection(a), { C: 16, N: 5, classes: k, inputSize: [s, s] }),
+    shapes: NB201_SHAPES,
+    ntk: (a, k) => buildTinyNetwork(nb201Selection(a), { ...NB201_SHAPES.ntk, classes: k }),
+    thin: (a, k) => buildTinyNetwork(nb201Selection(a), { ...NB201_SHAPES.thin, classes: k }),
+    evaluation: (a, k, s) => buildTinyNetwork(nb201Selection(a), { ...NB201_SHAPES.evaluation, classes: k, inputSize: [s, s] }),
     normalise: (a) => {
       if (Array.isArray(a)) {
         const text = formatNb201Supernet(a as Nb201Op[][]);
@@ -94,9 +120,10 @@ const SPACE_SPECS: Record<SpaceName, SpaceSpec> = {
     },
   },
   darts: {
-    ntk: (a, k) => buildDartsNetwork(dartsSelection(a), { C: 1, N: 1, depth: 2, classes: k }),
-    thin: (a, k) => buildDartsNetwork(dartsSelection(a), { C: 1, N: 1, depth: 2, useStem: false, classes: k }),
-    evaluation: (a, k, s) => buildDartsNetwork(dartsSelection(a), { C: 36, N: 6, classes: k, layout: 'eval', stemMultiplier: 3, inputSize: [s, s] }),
+    shapes: DARTS_SHAPES,
+    ntk: (a, k) => buildDartsNetwork(dartsSelection(a), { ...DARTS_SHAPES.ntk, classes: k }),
+    thin: (a, k) => buildDartsNetwork(dartsSelection(a), { ...DARTS_SHAPES.thin, classes: k }),
+    evaluation: (a, k, s) => buildDartsNetwork(dartsSelection(a), { ...DARTS_SHAPES.evaluation, classes: k, inputSize: [s, s] }),
     normalise: (a) => {
       if (typeof a === 'object' && !Array.isArray(a) && !Array.isArray((a as Genotype).normal)) {
         const sets = dartsEdgeSets(a as DartsSupernetSelection);
@@ -150,6 +177,10 @@ export class Scorer {
   readonly #regionsX: Float64Array;
   readonly #cache = new Map<string, TegScores>();
   #evaluations = 0;
+  #meta: ScoreMeta | undefined;
+  #db: ScoreDb | undefined;
+  #ownsDb = false;
+  #dbHits = 0;
 
   constructor(options: ScorerOptions) {
     if (!SPACES.includes(options.space))
@@ -211,6 +242,70 @@ export class Scorer {
           throw new TegnasError('E_WEIGHTS', `${options.weights}: tensor '${k}' is for repeat ${m[2]} but repeat is ${this.repeat}`);
       }
     }
+    if (options.db !== undefined) {
+      if (typeof options.db === 'string') {
+        this.#db = ScoreDb.open(options.db, this.meta);
+        this.#ownsDb = true;
+      } else if (options.db instanceof ScoreDb) {
+        options.db.checkMeta(this.meta);
+        this.#db = options.db;
+      } else throw new TegnasError('E_INPUT', `db must be a file name or a ScoreDb, got ${JSON.stringify(options.db)}`);
+    }
+  }
+
+  /**
+   * What this scorer's scores depend on: its options, the engine version, the network shapes and
+   * SHA-256 fingerprints of its input batches and initial weights (what a score database records).
+   */
+  get meta(): ScoreMeta {
+    if (!this.#meta) {
+      const o = this.options;
+      const digest = (arrays: ArrayBufferView[]): string => {
+        const h = createHash('sha256');
+        for (const a of arrays) {
+          h.update(`${a.constructor.name}:${a.byteLength};`);
+          h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+        }
+        return h.digest('hex');
+      };
+      const b = this.batches;
+      const batchArrays = [...b.ntk, ...b.val].flatMap((x) => [x.x, x.y, Int32Array.from([x.count, ...x.shape])]);
+      const init = o.weights ? 'weights file' : (o.init ?? 'torch-default');
+      this.#meta = {
+        space: this.space,
+        dataset: b.dataset,
+        source: b.source,
+        seed: o.seed ?? 0,
+        repeat: this.repeat,
+        init,
+        thinInit: o.weights ? 'weights file' : (o.thinInit ?? init),
+        batchSize: b.ntk[0].count,
+        batchPerRepeat: b.ntk.length > 1,
+        precision: o.precision ?? 'float32',
+        mse: o.mse ?? true,
+        naswot: o.naswot ?? true,
+        tegnasVersion: nativeVersion(),
+        networks: JSON.stringify(this.#spec.shapes),
+        inputs: digest([...batchArrays, b.regions.x, Int32Array.from([b.regions.count, b.regionBatchSize, this.classes])]),
+        weights: digest([...this.#ntkParams, ...this.#thinParams]),
+      };
+    }
+    return { ...this.#meta };
+  }
+
+  /** The score database this scorer reads and fills, if any. */
+  get db(): ScoreDb | undefined {
+    return this.#db;
+  }
+
+  /** Architectures answered from the score database instead of being scored. */
+  get dbHits(): number {
+    return this.#dbHits;
+  }
+
+  /** Closes the score database if this scorer opened it (a ScoreDb passed in stays open). */
+  close(): void {
+    if (this.#ownsDb) this.#db?.close();
   }
 
   /** Architectures evaluated (not counting cache hits). */
@@ -272,6 +367,14 @@ export class Scorer {
     const useCache = this.options.cache ?? true;
     const hit = useCache ? this.#cache.get(key) : undefined;
     if (hit) return { ...hit, arch: text, cached: true, seconds: { ntk: 0, regions: 0, naswot: 0, total: 0 } };
+    const storable = this.#db !== undefined && !key.startsWith('supernet:') && !key.startsWith('DartsSupernet(');
+    const stored = storable ? this.#db!.get(key) : undefined;
+    if (stored && (!this.options.dbExact || stored.arch === text)) {
+      this.#dbHits++;
+      const s: TegScores = { ...stored, arch: text };
+      if (useCache) this.#cache.set(key, s);
+      return s;
+    }
 
     const ntkPlan = this.#spec.ntk(text, this.classes);
     const ntk = new NativeNet(ntkPlan);
@@ -341,6 +444,7 @@ export class Scorer {
     };
     this.#evaluations++;
     if (useCache) this.#cache.set(key, scores);
+    if (storable) this.#db!.put(scores);
     return scores;
   }
 }
