@@ -313,8 +313,15 @@ export class Scorer {
     return this.#evaluations;
   }
 
-  async score(arch: Architecture): Promise<TegScores> {
-    return this.#score(arch, this.options.threads);
+  /** `threads` overrides the scorer's thread count for this call (the scores do not depend on it). */
+  async score(arch: Architecture, options: { threads?: number } = {}): Promise<TegScores> {
+    if (options.threads !== undefined) checkInt('threads', options.threads, 1, 1024);
+    return this.#score(arch, options.threads ?? this.options.threads);
+  }
+
+  /** The native threads score() uses. */
+  get threads(): number {
+    return this.options.threads ?? availableParallelism();
   }
 
   /**
@@ -323,7 +330,7 @@ export class Scorer {
    * of score() one by one (the engine's results do not depend on the thread count).
    */
   async scoreMany(archs: readonly Architecture[], options: { concurrency?: number } = {}): Promise<TegScores[]> {
-    const threads = this.options.threads ?? availableParallelism();
+    const threads = this.threads;
     const conc = options.concurrency ?? threads;
     if (!Number.isInteger(conc) || conc < 1) throw new TegnasError('E_INPUT', `concurrency must be a positive integer, got ${JSON.stringify(conc)}`);
     const lanes = Math.max(1, Math.min(conc, archs.length));

@@ -23,6 +23,8 @@ export interface PrecomputeOptions {
   /** Score only the first `limit` classes not yet stored (default: all of them). */
   limit?: number;
   onProgress?: (p: PrecomputeProgress) => void;
+  /** Architectures scored side by side (default: the scorer's thread count). */
+  concurrency?: number;
   /** Stops between two architectures (everything scored so far is stored). */
   signal?: AbortSignal;
 }
@@ -56,15 +58,23 @@ export async function precompute(scorer: Scorer, options: PrecomputeOptions = {}
   const t0 = performance.now();
   const seconds = () => (performance.now() - t0) / 1000;
   let done = 0;
-  for (const rep of todo) {
-    if (options.signal?.aborted) break;
-    const s = await scorer.score(rep.arch);
-    // The scorer stores what it scores; a class stored meanwhile (or a supernet) would not be.
-    if (s.key !== rep.key || !db.has(rep.key)) throw new TegnasError('E_DB', `${rep.arch} was scored but not stored in ${db.file}`);
-    stored.add(rep.key);
-    done++;
-    options.onProgress?.({ done, total: todo.length, stored: stored.size, classes: reps.length, seconds: seconds(), arch: rep.arch });
-  }
+  // Architectures side by side, one per thread (each stored as soon as it is scored): on a few cores
+  // this beats splitting one architecture's seed chunks over the threads.
+  const lanes = Math.max(1, Math.min(options.concurrency ?? scorer.threads, todo.length));
+  const inner = Math.max(1, Math.floor(scorer.threads / lanes));
+  let next = 0;
+  const lane = async () => {
+    while (next < todo.length && !options.signal?.aborted) {
+      const rep = todo[next++];
+      const s = await scorer.score(rep.arch, { threads: inner });
+      // The scorer stores what it scores; a class stored meanwhile (or a supernet) would not be.
+      if (s.key !== rep.key || !db.has(rep.key)) throw new TegnasError('E_DB', `${rep.arch} was scored but not stored in ${db.file}`);
+      stored.add(rep.key);
+      done++;
+      options.onProgress?.({ done, total: todo.length, stored: stored.size, classes: reps.length, seconds: seconds(), arch: rep.arch });
+    }
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
   const t = seconds();
   return { scored: done, seconds: t, stored: stored.size, classes: reps.length, rate: done > 0 ? done / t : Number.NaN };
 }
