@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { NativeNet, patternStats, solveLinear, symmetricEigenvalues } from '../src/native.js';
+import { NativeNet, measurePeak, patternStats, solveLinear, symmetricEigenvalues } from '../src/native.js';
 import type { NetworkPlan } from '../src/plan/types.js';
 import { Scorer } from '../src/scoring/scorer.js';
 import { evolution } from '../src/search/evolution.js';
@@ -44,17 +44,18 @@ function time(f: () => void, runs: number): number {
   return median(ts);
 }
 
-/** Peak FP32 throughput: cores x clock x FLOPs per cycle (vector width x 2 for FMA x FMA units). */
-function cpuPeak(): { gflops: number; how: string } {
+/** Peak FP32 throughput, measured (independent FMA chains on every core, turbo included) and nominal
+ * (cores x /proc/cpuinfo clock x FLOPs per cycle): kernels are reported against the measured one. */
+function cpuPeak(): { gflops: number; how: string; nominal: number } {
   const info = readFileSync('/proc/cpuinfo', 'utf8');
   const mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(info)?.[1] ?? 2000);
-  const flags = /flags\s*:\s*(.*)/.exec(info)?.[1] ?? '';
-  const lanes = flags.includes('avx512f') ? 16 : flags.includes('avx2') ? 8 : 4;
-  const fmaUnits = 2;
-  const perCycle = lanes * 2 * fmaUnits;
+  const m = measurePeak(1.0, threadsAll);
+  const perCycle = m.lanes * 2 * 2;
+  const nominal = (threadsAll * mhz * perCycle) / 1000;
   return {
-    gflops: (threadsAll * mhz * perCycle) / 1000,
-    how: `${threadsAll} cores x ${mhz.toFixed(0)} MHz (/proc/cpuinfo) x ${perCycle} FP32 FLOP/cycle (${lanes} lanes${lanes === 16 ? ', AVX-512' : lanes === 8 ? ', AVX2' : ''} x FMA x ${fmaUnits} units, assumed)`,
+    gflops: m.gflops,
+    nominal,
+    how: `measured: ${threadsAll} threads of independent ${m.lanes}-lane FMA chains (measurePeak); nominal ${nominal.toFixed(0)} GFLOP/s = ${threadsAll} cores x ${mhz.toFixed(0)} MHz (/proc/cpuinfo) x ${perCycle} FLOP/cycle (${m.lanes} lanes x FMA x 2 units), which turbo exceeds`,
   };
 }
 
@@ -69,7 +70,7 @@ async function scoreArchs(threads: number) {
     const b = await full.score(arch);
     const total = (performance.now() - t0) / 1000;
     out[name] = { total, cond: a.seconds.ntk, mse: b.seconds.ntk - a.seconds.ntk, regions: b.seconds.regions, naswot: b.seconds.naswot };
-    console.log(`${name.padEnd(12)} threads ${threads}: ${total.toFixed(2)} s (cond ${a.seconds.ntk.toFixed(2)}, mse ${(b.seconds.ntk - a.seconds.ntk).toFixed(2)}, regions ${b.seconds.regions.toFixed(3)}, naswot ${b.seconds.naswot.toFixed(3)})`);
+    console.log(`${name.padEnd(12)} threads ${threads}: ${total.toFixed(2)} s (cond ${a.seconds.ntk.toFixed(2)}, + mse ${(b.seconds.ntk - a.seconds.ntk).toFixed(2)}, regions ${b.seconds.regions.toFixed(3)})`);
   }
   return out;
 }
@@ -98,7 +99,8 @@ function convPlan(c: number, hw: number, k: number): NetworkPlan {
 function micro() {
   const rng = new Rng(1);
   const res: Record<string, unknown> = {};
-  for (const [c, hw, k] of [[16, 32, 3], [64, 16, 3], [16, 32, 1]] as const) {
+  // The NTK network's own shapes (3, 6 and 12 channels), then wider ones.
+  for (const [c, hw, k] of [[3, 32, 3], [6, 16, 3], [12, 8, 3], [16, 32, 3], [64, 16, 3], [16, 32, 1]] as const) {
     const net = new NativeNet(convPlan(c, hw, k));
     const B = 64;
     const params = Float32Array.from({ length: net.info.totalParams }, () => rng.normal() * 0.1);
@@ -160,11 +162,26 @@ if (typeof ref === 'object')
   }
 let search: Record<string, number> | undefined;
 if (values.search) {
-  for (const cache of [true, false]) {
-    const s = new Scorer({ space: 'nas-bench-201', seed: 0, cache });
-    const r = await evolution(s, { seed: 0 });
-    search = { ...search, [cache ? 'withCacheSeconds' : 'withoutCacheSeconds']: r.seconds, evaluations: r.evaluations, unique: r.unique };
-    console.log(`evolution (256 + 1000) ${cache ? 'with' : 'without'} cache: ${r.seconds.toFixed(0)} s, ${(r.evaluations / r.seconds).toFixed(2)} evaluations/s`);
+  // A reference-size evolution search through the CLI in a child process, for its wall time and peak
+  // memory (GNU time's maximum resident set).
+  const out = '/tmp/tegnas-bench-search.json';
+  const t = spawnSync('/usr/bin/time', ['-f', '%M %e', process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'search', '--out', out], { encoding: 'utf8' });
+  if (t.status !== 0) throw new Error(`search failed: ${t.stderr}`);
+  const [kb, wall] = t.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  const r = JSON.parse(readFileSync(out, 'utf8')) as { evaluations: number; unique: number; seconds: number };
+  // Without the cache every evaluation would be scored: unique-evaluation time scaled to all of them.
+  search = { withCacheSeconds: r.seconds, wallSeconds: wall, peakRssMB: kb / 1024, evaluations: r.evaluations, unique: r.unique,
+    withoutCacheProjectedSeconds: (r.seconds * r.evaluations) / r.unique };
+  console.log(`evolution (256 + 1000): ${r.seconds.toFixed(0)} s with the cache (${(r.evaluations / r.seconds).toFixed(2)} evaluations/s, ${r.unique} unique), peak memory ${(kb / 1024).toFixed(0)} MB; without the cache about ${search.withoutCacheProjectedSeconds.toFixed(0)} s`);
+  // A timed sample of `tegnas precompute`, projected to the whole space.
+  const db = '/tmp/tegnas-bench-precompute.sqlite';
+  spawnSync('rm', ['-rf', db, `${db}.lock`, `${db}.owner`, `${db}-wal`, `${db}-shm`]);
+  const p = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'precompute', '--out', db, '--limit', quick ? '10' : '60'], { encoding: 'utf8' });
+  const m = /([\d.]+) archs?\/s/.exec(p.stdout + p.stderr);
+  if (m) {
+    search.precomputeRate = Number(m[1]);
+    search.precomputeProjectedHours = 5425 / Number(m[1]) / 3600;
+    console.log(`precompute sample: ${m[1]} architectures/s, whole space (5,425 classes) projected ${search.precomputeProjectedHours.toFixed(2)} h`);
   }
 }
 mkdirSync('bench/results', { recursive: true });

@@ -6,7 +6,7 @@ const r = JSON.parse(readFileSync('bench/results/engine.json', 'utf8')) as {
   date: string;
   cpu: string;
   threads: number;
-  peak: { gflops: number; how: string };
+  peak: { gflops: number; how: string; nominal?: number };
   micro: Record<string, unknown>;
   scoreThreads1?: Record<string, Score>;
   scoreThreadsAll: Record<string, Score>;
@@ -22,19 +22,21 @@ const lines = [
   '',
   '## TEG score per architecture (repeat 3, NTK batch 64, 3000 region inputs), seconds',
   '',
-  '| architecture | tegnas 1 thread | tegnas all threads (cond / mse / regions / naswot) | PyTorch reference, 2 threads (cond / mse / regions) | speed-up |',
+  '| architecture | tegnas 1 thread | tegnas all threads (cond / + mse / regions) | PyTorch reference, 2 threads (cond / mse / regions) | speed-up |',
   '|---|---|---|---|---|',
   ...Object.entries(r.scoreThreadsAll).map(([name, s]) => {
     const one = r.scoreThreads1?.[name];
     const ref = typeof r.reference === 'object' ? r.reference[name] : undefined;
-    return `| ${name} | ${f(one?.total)} | ${f(s.total)} (${f(s.cond)} / ${f(s.mse)} / ${f(s.regions, 3)} / ${f(s.naswot, 3)}) | ${ref ? `${f(ref.total)} (${f(ref.cond)} / ${f(ref.mse)} / ${f(ref.regions)})` : 'absent'} | ${r.ratios[name] ? `${r.ratios[name].toFixed(1)}x` : ''} |`;
+    return `| ${name} | ${f(one?.total)} | ${f(s.total)} (${f(s.cond)} / ${f(s.mse)} / ${f(s.regions, 3)}) | ${ref ? `${f(ref.total)} (${f(ref.cond)} / ${f(ref.mse)} / ${f(ref.regions)})` : 'absent'} | ${r.ratios[name] ? `${r.ratios[name].toFixed(1)}x` : ''} |`;
   }),
   '',
-  typeof r.reference === 'string' ? `PyTorch reference: ${r.reference}.` : 'The reference is bench/reference_timing.py: the TEG-NAS algorithm (one backward pass per sample) on the oracle networks, PyTorch on the CPU, float32.',
+  typeof r.reference === 'string' ? `PyTorch reference: ${r.reference}.` : 'The reference is bench/reference_timing.py: the TEG-NAS algorithm (one backward pass per sample) on the oracle networks, PyTorch on the CPU, float32, measured in the same run.',
+  '',
+  'tegnas shares: cond is a run without the regression, + mse the time the regression adds to it (its validation pass runs beside the training pass when there are two threads), regions the thin network. NASWOT is computed from the NTK forward pass at no measurable cost. The total also builds the networks and the evaluation-network cost.',
   '',
   '## Kernels',
   '',
-  `CPU peak ${r.peak.gflops.toFixed(0)} GFLOP/s: ${r.peak.how}.`,
+  `CPU peak ${r.peak.gflops.toFixed(0)} GFLOP/s (float32, all threads): ${r.peak.how}.`,
   '',
   '| kernel | throughput | fraction of peak |',
   '|---|---|---|',
@@ -53,7 +55,15 @@ const lines = [
   `| pattern hashing, 100,000 inputs | ${((r.micro.hash100000 as number) * 1e3).toFixed(2)} ms (linear in the inputs) | |`,
   '',
   ...(r.search
-    ? ['## Search', '', `Evolution at reference size (256 + 1000): ${f(r.search.withCacheSeconds, 0)} s with the canonical-key cache, ${f(r.search.withoutCacheSeconds, 0)} s without; ${r.search.evaluations} evaluations, ${r.search.unique} unique.`, '']
+    ? [
+        '## Search',
+        '',
+        `Evolution at reference size (\`tegnas search\`: population 256 + 1000 steps, repeat 3, all threads): ${f(r.search.withCacheSeconds, 0)} s with the canonical-key cache (${r.search.evaluations} evaluations, ${r.search.unique} unique, ${f(r.search.evaluations / r.search.withCacheSeconds)} evaluations/s); peak memory of the process ${f(r.search.peakRssMB, 0)} MB. Without the cache every evaluation is scored: about ${f(r.search.withoutCacheProjectedSeconds, 0)} s (the unique-evaluation rate times all evaluations).`,
+        '',
+        ...(r.search.precomputeRate
+          ? [`\`tegnas precompute\` timed sample: ${f(r.search.precomputeRate)} architectures/s, so the whole space (5,425 classes) in about ${f(r.search.precomputeProjectedHours)} h.`, '']
+          : []),
+      ]
     : ['## Search', '', 'Not measured in this run (`npx tsx bench/engine.bench.ts --search`).', '']),
 ];
 writeFileSync('bench/README.md', `${lines.join('\n')}\n`);

@@ -13,6 +13,7 @@
 #include "graph/executor.h"
 #include "graph/plan.h"
 #include "metrics/indicators.h"
+#include "tools/peak.h"
 #include "metrics/patterns.h"
 #include "linalg/eigen.h"
 #include "linalg/solve.h"
@@ -688,6 +689,20 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("patternStats", Napi::Function::New(env, PatternStats));
   exports.Set("Network", Network::Init(env));
   exports.Set("version", Napi::String::New(env, TEGNAS_VERSION));
+  exports.Set("measurePeak", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    return guarded(info, [&]() -> Napi::Value {
+      const double seconds = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0.5;
+      if (!(seconds > 0 && seconds <= 60)) throw EngineError("measurePeak(seconds, threads): seconds must be in (0, 60]");
+      const int threads = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : default_threads();
+      if (threads < 1 || threads > 1024) throw EngineError("measurePeak(seconds, threads): threads must be in 1..1024");
+      const PeakResult r = measure_peak(seconds, threads);
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("gflops", Napi::Number::New(info.Env(), r.gflops));
+      o.Set("lanes", Napi::Number::New(info.Env(), r.lanes));
+      o.Set("threads", Napi::Number::New(info.Env(), r.threads));
+      return o;
+    });
+  }));
   exports.Set("backendInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return BackendInfo(info.Env()); }));
   return exports;
 }

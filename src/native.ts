@@ -135,6 +135,7 @@ interface Binding {
   Network: new (plan: NetworkPlan) => NativeNetwork;
   version: string;
   backendInfo(): BackendInfo;
+  measurePeak(seconds?: number, threads?: number): PeakThroughput;
   patternStats(bits: Uint8Array, count: number, nbits: number, pairwise?: boolean): { distinct: number; pairwise?: number };
   symmetricEigenvalues(a: Float64Array, n: number): Float64Array;
   solveLinear(a: Float64Array, n: number, b: Float64Array, m: number): Float64Array | null;
@@ -177,6 +178,20 @@ export function nativeVersion(): string {
 /** What the addon was built with and which backend it will use. */
 export function backendInfo(): BackendInfo {
   return load().backendInfo();
+}
+
+/** Measured float32 multiply-add throughput of this CPU (for benchmarks). */
+export interface PeakThroughput {
+  /** GFLOP/s over all threads, an FMA counting 2. */
+  gflops: number;
+  /** float32 lanes of the vector unit the engine's dispatch picked (16 AVX-512, 8 AVX2, 4 SSE). */
+  lanes: number;
+  threads: number;
+}
+
+/** Runs independent FMA chains on `threads` threads for about `seconds`: the CPU's real peak, turbo included. */
+export function measurePeak(seconds = 0.5, threads?: number): PeakThroughput {
+  return wrap('measurePeak', () => load().measurePeak(seconds, threads));
 }
 
 /**
