@@ -168,13 +168,13 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         if (Grad<T>* dx = gin(nd.inputs[0], true)) relu_backward(x, dy, *dx, overwrite);
         break;
       case Op::AvgPool:
-        if (Grad<T>* dx = gin(nd.inputs[0], false)) avgpool_backward(dy, nd.pool, *dx);
+        if (Grad<T>* dx = gin(nd.inputs[0], true)) avgpool_backward(dy, nd.pool, *dx, overwrite);
         break;
       case Op::MaxPool:
         if (Grad<T>* dx = gin(nd.inputs[0], false)) maxpool_backward(dy, acts.argmax[i], *dx);
         break;
       case Op::GlobalAvgPool:
-        if (Grad<T>* dx = gin(nd.inputs[0], false)) global_avgpool_backward(dy, *dx);
+        if (Grad<T>* dx = gin(nd.inputs[0], true)) global_avgpool_backward(dy, *dx, overwrite);
         break;
       case Op::Linear:
         linear_backward(x, Pp(nd.weight), dy, gin(nd.inputs[0], false), dP(nd.weight), P, dP(nd.bias), P);

@@ -84,7 +84,7 @@ struct PoolGeom {
 template <typename T>
 void avgpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y);
 template <typename T>
-void avgpool_backward(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx);
+void avgpool_backward(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx, bool overwrite = false);
 template <typename T>
 void maxpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y, std::vector<int32_t>& argmax);
 template <typename T>
@@ -93,7 +93,7 @@ void maxpool_backward(const Grad<T>& dy, const std::vector<int32_t>& argmax, Gra
 template <typename T>
 void global_avgpool_forward(const Tensor<T>& x, Tensor<T>& y);
 template <typename T>
-void global_avgpool_backward(const Grad<T>& dy, Grad<T>& dx);
+void global_avgpool_backward(const Grad<T>& dy, Grad<T>& dx, bool overwrite = false);
 
 // linear: y (N, out) = x (N, in = c*h*w) W^T + b; weight (out, in), bias (out).
 template <typename T>

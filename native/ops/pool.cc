@@ -34,27 +34,60 @@ void avgpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y) {
   }
 }
 
+namespace {
+// Gather form: each input position sums dy / count over the windows that contain it, so every element
+// of dx is written once (no zeroed buffer, no scatter) and the sum runs on whole seed vectors.
 template <typename T>
-void avgpool_backward(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx) {
+TEGNAS_INLINE void avgpool_bwd(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx, bool overwrite) {
+  using V = SeedVec<T>;
+  std::vector<T> inv(static_cast<size_t>(g.hout) * g.wout);
+  for (int oh = 0; oh < g.hout; ++oh)
+    for (int ow = 0; ow < g.wout; ++ow) inv[static_cast<size_t>(oh) * g.wout + ow] = T(1) / static_cast<T>(avg_count(g, oh, ow));
+  // Windows oh with oh*s - pad <= i < oh*s - pad + k.
+  auto first = [&](int i) { const int n = i + g.pad - g.k + 1; return n <= 0 ? 0 : (n + g.stride - 1) / g.stride; };
+  auto last = [&](int i, int out) { return std::min(out - 1, (i + g.pad) / g.stride); };
   const int planes = dy.n * dy.c;
   for (int p = 0; p < planes; ++p) {
-    const T* gp = dy.at(p * dy.plane());
-    T* dp = dx.at(p * dx.plane());
-    for (int oh = 0; oh < g.hout; ++oh)
-      for (int ow = 0; ow < g.wout; ++ow) {
-        const T inv = T(1) / static_cast<T>(avg_count(g, oh, ow));
-        const T* src = gp + static_cast<size_t>(oh * g.wout + ow) * kSeeds;
-        T v[kSeeds];
-        for (int s = 0; s < kSeeds; ++s) v[s] = src[s] * inv;
-        const int h0 = std::max(oh * g.stride - g.pad, 0), h1 = std::min(oh * g.stride - g.pad + g.k, g.hin);
-        const int w0 = std::max(ow * g.stride - g.pad, 0), w1 = std::min(ow * g.stride - g.pad + g.k, g.win);
-        for (int ih = h0; ih < h1; ++ih)
-          for (int iw = w0; iw < w1; ++iw) {
-            T* d = dp + static_cast<size_t>(ih * g.win + iw) * kSeeds;
-            for (int s = 0; s < kSeeds; ++s) d[s] += v[s];
-          }
+    const V* gp = reinterpret_cast<const V*>(dy.at(p * dy.plane()));
+    V* dp = reinterpret_cast<V*>(dx.at(p * dx.plane()));
+    for (int ih = 0; ih < g.hin; ++ih) {
+      const int oh0 = first(ih), oh1 = last(ih, g.hout);
+      for (int iw = 0; iw < g.win; ++iw) {
+        const int ow0 = first(iw), ow1 = last(iw, g.wout);
+        V acc{};
+        for (int oh = oh0; oh <= oh1; ++oh)
+          for (int ow = ow0; ow <= ow1; ++ow) acc += gp[oh * g.wout + ow] * inv[static_cast<size_t>(oh) * g.wout + ow];
+        V* d = dp + ih * g.win + iw;
+        if (overwrite) *d = acc;
+        else *d += acc;
       }
+    }
   }
+}
+TEGNAS_SIMD void avgpool_bwd_clone(const Grad<float>& dy, const PoolGeom& g, Grad<float>& dx, bool ow) { avgpool_bwd(dy, g, dx, ow); }
+TEGNAS_SIMD void avgpool_bwd_clone(const Grad<double>& dy, const PoolGeom& g, Grad<double>& dx, bool ow) { avgpool_bwd(dy, g, dx, ow); }
+
+template <typename T>
+TEGNAS_INLINE void gap_bwd(const Grad<T>& dy, Grad<T>& dx, bool overwrite) {
+  using V = SeedVec<T>;
+  const size_t HW = dx.plane();
+  const T inv = T(1) / static_cast<T>(HW);
+  for (size_t p = 0; p < dy.elements(); ++p) {
+    const V v = *reinterpret_cast<const V*>(dy.at(p)) * inv;
+    V* dp = reinterpret_cast<V*>(dx.at(p * HW));
+    for (size_t i = 0; i < HW; ++i) {
+      if (overwrite) dp[i] = v;
+      else dp[i] += v;
+    }
+  }
+}
+TEGNAS_SIMD void gap_bwd_clone(const Grad<float>& dy, Grad<float>& dx, bool ow) { gap_bwd(dy, dx, ow); }
+TEGNAS_SIMD void gap_bwd_clone(const Grad<double>& dy, Grad<double>& dx, bool ow) { gap_bwd(dy, dx, ow); }
+}  // namespace
+
+template <typename T>
+void avgpool_backward(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx, bool overwrite) {
+  avgpool_bwd_clone(dy, g, dx, overwrite);
 }
 
 template <typename T>
@@ -115,26 +148,17 @@ void global_avgpool_forward(const Tensor<T>& x, Tensor<T>& y) {
 }
 
 template <typename T>
-void global_avgpool_backward(const Grad<T>& dy, Grad<T>& dx) {
-  const size_t HW = dx.plane();
-  const T inv = T(1) / static_cast<T>(HW);
-  for (size_t p = 0; p < dy.elements(); ++p) {
-    const T* src = dy.at(p);
-    T v[kSeeds];
-    for (int s = 0; s < kSeeds; ++s) v[s] = src[s] * inv;
-    T* dp = dx.at(p * HW);
-    for (size_t i = 0; i < HW; ++i)
-      for (int s = 0; s < kSeeds; ++s) dp[i * kSeeds + s] += v[s];
-  }
+void global_avgpool_backward(const Grad<T>& dy, Grad<T>& dx, bool overwrite) {
+  gap_bwd_clone(dy, dx, overwrite);
 }
 
 #define TEGNAS_POOL(T)                                                                                \
   template void avgpool_forward<T>(const Tensor<T>&, const PoolGeom&, Tensor<T>&);                    \
-  template void avgpool_backward<T>(const Grad<T>&, const PoolGeom&, Grad<T>&);                       \
+  template void avgpool_backward<T>(const Grad<T>&, const PoolGeom&, Grad<T>&, bool);                 \
   template void maxpool_forward<T>(const Tensor<T>&, const PoolGeom&, Tensor<T>&, std::vector<int32_t>&); \
   template void maxpool_backward<T>(const Grad<T>&, const std::vector<int32_t>&, Grad<T>&);           \
   template void global_avgpool_forward<T>(const Tensor<T>&, Tensor<T>&);                              \
-  template void global_avgpool_backward<T>(const Grad<T>&, Grad<T>&);
+  template void global_avgpool_backward<T>(const Grad<T>&, Grad<T>&, bool);
 TEGNAS_POOL(float)
 TEGNAS_POOL(double)
 #undef TEGNAS_POOL
