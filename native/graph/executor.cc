@@ -117,6 +117,25 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
   auto dP = [&](int ref) -> T* { return (ref >= 0 && b.col[ref] >= 0) ? rows + b.col[ref] : nullptr; };
   std::vector<Grad<T>> g(n_nodes);
   std::vector<BnFold<T>> fold(n_nodes);
+  // A node whose only consumer is an add gets exactly k * (the add's gradient): instead of a copy it
+  // reads the add's buffer (alias = the owning node, coef = k; k != 1 only for a BatchNorm folded into
+  // its conv, which scales as it reads). The owner's buffer goes back to the pool when the owner and
+  // every reader are done.
+  std::vector<int> alias(n_nodes, -1), readers(n_nodes, 0);
+  std::vector<T> coef(n_nodes, T(1));
+  std::vector<bool> owner_done(n_nodes, false);
+  auto has_grad = [&](size_t node) { return !g[node].empty() || alias[node] >= 0; };
+  auto release = [&](size_t node) {
+    if (alias[node] >= 0) {
+      const int o = alias[node];
+      alias[node] = -1;
+      if (--readers[o] == 0 && owner_done[o]) pool.give(g[o]);
+    } else if (readers[node] > 0) {
+      owner_done[node] = true;
+    } else {
+      pool.give(g[node]);
+    }
+  };
   if (!b.up[plan.output]) return;
   g[plan.output] = std::move(out);
   // The gradient buffer of `node` for an op about to write it. Its first writer assigns every element
@@ -135,9 +154,9 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
   };
   for (size_t i = n_nodes; i-- > 1;) {
     const Node& nd = plan.nodes[i];
-    if (!plan.live[i] || !b.up[i] || g[i].empty()) continue;
+    if (!plan.live[i] || !b.up[i] || !has_grad(i)) continue;
     const auto t0 = node_seconds ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    const Grad<T>& dy = g[i];
+    const Grad<T>& dy = alias[i] >= 0 ? g[alias[i]] : g[i];
     const Tensor<T>& x = acts.act[nd.inputs[0]];
     switch (nd.op) {
       case Op::Input: break;
@@ -154,12 +173,18 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
       }
       case Op::BatchNorm: {
         const int in = nd.inputs[0];
-        if (plan.nodes[in].op == Op::Conv2d && b.consumers[in] == 1 && b.up[in] && g[in].empty()) {
+        if (plan.nodes[in].op == Op::Conv2d && b.consumers[in] == 1 && b.up[in] && !has_grad(in)) {
           // The conv applies this op's input gradient as it reads dy: hand it dy and the batch means.
-          batchnorm_backward_fold(x, Pp(nd.weight), acts.bn[i], dy, dP(nd.weight), P, dP(nd.bias), P, fold[in]);
-          g[in] = std::move(g[i]);
+          batchnorm_backward_fold(x, Pp(nd.weight), acts.bn[i], dy, coef[i], dP(nd.weight), P, dP(nd.bias), P, fold[in]);
+          if (alias[i] >= 0) {
+            alias[in] = alias[i];  // the conv becomes the reader
+            alias[i] = -1;
+          } else {
+            g[in] = std::move(g[i]);
+          }
           break;
         }
+        if (coef[i] != T(1)) throw EngineError("internal: a scaled shared gradient reached an unfolded BatchNorm");
         Grad<T>* dx = gin(in, true);
         batchnorm_backward(x, Pp(nd.weight), acts.bn[i], dy, dx, dP(nd.weight), P, dP(nd.bias), P, overwrite);
         break;
@@ -180,16 +205,36 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         linear_backward(x, Pp(nd.weight), dy, gin(nd.inputs[0], false), dP(nd.weight), P, dP(nd.bias), P);
         break;
       case Op::Add: {
-        // Each term gets k * dy; the last term with k = 1 whose gradient is still unwritten takes dy's
-        // buffer itself.
+        // Each term gets k * dy: a term read only by this add shares dy's buffer (any k for a BatchNorm
+        // that folds into its conv, else k = 1); otherwise, when nothing shares it, the last unwritten
+        // term with k = 1 takes the buffer itself; the others get k * dy added.
         const auto& terms = b.flat[i];
+        auto shareable = [&](int t, int k) {
+          if (t == 0 || b.consumers[t] != 1 || has_grad(t)) return false;
+          if (k == 1) return true;
+          const Node& tn = plan.nodes[t];
+          return tn.op == Op::BatchNorm && plan.nodes[tn.inputs[0]].op == Op::Conv2d && b.consumers[tn.inputs[0]] == 1 &&
+                 b.up[tn.inputs[0]] && !has_grad(tn.inputs[0]);
+        };
+        std::vector<bool> share(terms.size(), false);
+        bool any_share = false;
+        for (size_t k = 0; k < terms.size(); ++k)
+          if (b.up[terms[k].first] && shareable(terms[k].first, terms[k].second)) share[k] = any_share = true;
         int steal = -1;
-        for (const auto& t : terms)
-          if (b.up[t.first] && g[t.first].empty() && t.second == 1) steal = t.first;
-        for (const auto& t : terms) {
-          if (!b.up[t.first] || t.first == steal) continue;
-          Grad<T>* dx = gin(t.first, true);
-          add_backward(dy, static_cast<T>(t.second), *dx, overwrite);
+        if (!any_share)
+          for (const auto& t : terms)
+            if (b.up[t.first] && !has_grad(t.first) && t.second == 1) steal = t.first;
+        for (size_t k = 0; k < terms.size(); ++k) {
+          const int t = terms[k].first;
+          if (!b.up[t] || t == steal) continue;
+          if (share[k]) {
+            alias[t] = static_cast<int>(i);
+            coef[t] = static_cast<T>(terms[k].second);
+            readers[i]++;
+            continue;
+          }
+          Grad<T>* dx = gin(t, true);
+          add_backward(dy, static_cast<T>(terms[k].second), *dx, overwrite);
         }
         if (steal >= 0) g[steal] = std::move(g[i]);
         break;
@@ -207,7 +252,7 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         if (Grad<T>* dx = gin(nd.inputs[0], false)) shift_backward(dy, *dx);
         break;
     }
-    pool.give(g[i]);
+    release(i);
     if (node_seconds) (*node_seconds)[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   if (dinput) *dinput = std::move(g[0]);

@@ -114,17 +114,22 @@ TEGNAS_INLINE void bn_backward(const Tensor<T>& x, const T* gamma, const BnCache
 }
 
 template <typename T>
-TEGNAS_INLINE void bn_backward_fold(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, T* dgamma,
+TEGNAS_INLINE void bn_backward_fold(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, T k, T* dgamma,
                                     size_t dg_stride, T* dbeta, size_t db_stride, BnFold<T>& fold) {
   const int C = x.c;
   const double M = static_cast<double>(x.n) * x.plane();
   fold.xhat = cache.xhat.data();
+  fold.k = k;
   fold.scale.resize(C);
   fold.m.resize(static_cast<size_t>(C) * kSeeds);
   fold.mx.resize(static_cast<size_t>(C) * kSeeds);
   for (int c = 0; c < C; ++c) {
     double sdy[kSeeds], sdyx[kSeeds];
     bn_sums(x, cache, dy, c, sdy, sdyx);
+    for (int s = 0; s < kSeeds; ++s) {
+      sdy[s] *= k;
+      sdyx[s] *= k;
+    }
     bn_param_grads(c, sdy, sdyx, dgamma, dg_stride, dbeta, db_stride);
     fold.scale[c] = (gamma ? gamma[c] : T(1)) * cache.invstd[c];
     for (int s = 0; s < kSeeds; ++s) {
@@ -144,12 +149,12 @@ TEGNAS_SIMD void bn_backward_clone(const Tensor<double>& x, const double* gamma,
   bn_backward(x, gamma, cache, dy, dx, dg, dgs, db, dbs, ow);
 }
 TEGNAS_SIMD void bn_fold_clone(const Tensor<float>& x, const float* gamma, const BnCache<float>& cache, const Grad<float>& dy,
-                               float* dg, size_t dgs, float* db, size_t dbs, BnFold<float>& fold) {
-  bn_backward_fold(x, gamma, cache, dy, dg, dgs, db, dbs, fold);
+                               float k, float* dg, size_t dgs, float* db, size_t dbs, BnFold<float>& fold) {
+  bn_backward_fold(x, gamma, cache, dy, k, dg, dgs, db, dbs, fold);
 }
 TEGNAS_SIMD void bn_fold_clone(const Tensor<double>& x, const double* gamma, const BnCache<double>& cache, const Grad<double>& dy,
-                               double* dg, size_t dgs, double* db, size_t dbs, BnFold<double>& fold) {
-  bn_backward_fold(x, gamma, cache, dy, dg, dgs, db, dbs, fold);
+                               double k, double* dg, size_t dgs, double* db, size_t dbs, BnFold<double>& fold) {
+  bn_backward_fold(x, gamma, cache, dy, k, dg, dgs, db, dbs, fold);
 }
 }  // namespace
 
@@ -160,15 +165,15 @@ void batchnorm_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& ca
 }
 
 template <typename T>
-void batchnorm_backward_fold(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, T* dgamma,
+void batchnorm_backward_fold(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, T k, T* dgamma,
                              size_t dg_stride, T* dbeta, size_t db_stride, BnFold<T>& fold) {
-  bn_fold_clone(x, gamma, cache, dy, dgamma, dg_stride, dbeta, db_stride, fold);
+  bn_fold_clone(x, gamma, cache, dy, k, dgamma, dg_stride, dbeta, db_stride, fold);
 }
 
 #define TEGNAS_BN(T)                                                                                                  \
   template void batchnorm_backward<T>(const Tensor<T>&, const T*, const BnCache<T>&, const Grad<T>&, Grad<T>*, T*,    \
                                       size_t, T*, size_t, bool);                                                     \
-  template void batchnorm_backward_fold<T>(const Tensor<T>&, const T*, const BnCache<T>&, const Grad<T>&, T*, size_t, \
+  template void batchnorm_backward_fold<T>(const Tensor<T>&, const T*, const BnCache<T>&, const Grad<T>&, T, T*, size_t, \
                                            T*, size_t, BnFold<T>&);
 TEGNAS_BN(float)
 TEGNAS_BN(double)

@@ -118,7 +118,7 @@ TEGNAS_INLINE void dy_planes_load(const Grad<T>& dy, int n, const ConvGeom& g, c
                     sizeof(T) * kSeeds * wout);
       continue;
     }
-    const T sc = fold->scale[co];
+    const T sc = fold->scale[co], k = fold->k;
     const V m = *reinterpret_cast<const V*>(fold->m.data() + co * kSeeds);
     const V mx = *reinterpret_cast<const V*>(fold->mx.data() + co * kSeeds);
     const T* xh = fold->xhat + base;
@@ -126,7 +126,7 @@ TEGNAS_INLINE void dy_planes_load(const Grad<T>& dy, int n, const ConvGeom& g, c
       V* __restrict d = reinterpret_cast<V*>(dst + static_cast<size_t>(oh) * Wq * kSeeds);
       const V* __restrict sv = reinterpret_cast<const V*>(src + static_cast<size_t>(oh) * wout * kSeeds);
       const T* __restrict xr = xh + static_cast<size_t>(oh) * wout;
-      for (int ow = 0; ow < wout; ++ow) d[ow] = sc * (sv[ow] - m - xr[ow] * mx);
+      for (int ow = 0; ow < wout; ++ow) d[ow] = sc * (k * sv[ow] - m - xr[ow] * mx);
     }
   }
 }

@@ -41,6 +41,7 @@ struct BnFold {
   const T* xhat = nullptr;  // the BatchNorm's x-hat, NCHW like its input
   std::vector<T> scale;     // gamma * invstd per channel
   std::vector<T> m, mx;     // C x kSeeds: mean(dy), mean(dy * xhat) over (n, h, w)
+  T k = T(1);               // dy is k times the buffer the conv reads (a shared add gradient)
 };
 
 // input_is_relu: x is a ReLU's output, so dx is only needed where x > 0: the executor then passes the
@@ -66,8 +67,8 @@ void batchnorm_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& ca
 // The first half of the backward (the batch means and dgamma, dbeta), leaving dx to the conv that
 // produced x: see BnFold.
 template <typename T>
-void batchnorm_backward_fold(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, T* dgamma,
-                             size_t dg_stride, T* dbeta, size_t db_stride, BnFold<T>& fold);
+void batchnorm_backward_fold(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, T k, T* dgamma,
+                             size_t dg_stride, T* dbeta, size_t db_stride, BnFold<T>& fold);  // output gradient = k dy
 
 template <typename T>
 void relu_forward(const Tensor<T>& x, Tensor<T>& y);
