@@ -190,10 +190,21 @@ TEGNAS_INLINE void wgrad_tile_any(const SeedVec<T>* q0, int Wq, const T* xp, int
   for (int t = 0; t < KK; ++t) add_to_double(tot + t * kSeeds, acc[t]);
 }
 
+// GCC folds a vector load into every FMA that uses it, so a dy vector shared by CIB channels was loaded
+// CIB times and the tile ran at the load ports' speed. An empty asm that takes the value in a register
+// forces one load. Only where one register holds the whole vector (16 floats in AVX-512).
+template <bool R, typename V>
+TEGNAS_INLINE void keep_in_register(V& v) {
+#if defined(__GNUC__) && defined(__x86_64__)
+  if constexpr (R) asm("" : "+v"(v));
+#endif
+  (void)v;
+}
+
 // dx for CIB input channels of one group at PB consecutive positions of row ih (stride 1, gather form):
 // dx[ci][ih][iw] = sum over co, ki, kj of W[co][cil][ki][kj] * dy[co][ih + ph - ki*dh][iw + pw - kj*dw].
 // Each dy vector loaded serves CIB channels, each broadcast weight PB positions.
-template <typename T, int KC, int CIB, int PB>
+template <typename T, int KC, int CIB, int PB, bool R>
 TEGNAS_INLINE void dgrad_tile(const SeedVec<T>* qpos, size_t qplane, int Wq, const T* wc, int cog, int cig,
                               const ConvGeom& g, SeedVec<T> (&acc)[CIB][PB]) {
   using V = SeedVec<T>;
@@ -208,7 +219,10 @@ TEGNAS_INLINE void dgrad_tile(const SeedVec<T>* qpos, size_t qplane, int Wq, con
       for (int kj = 0; kj < KC; ++kj) {
         const long off = -static_cast<long>(ki * g.dh) * Wq - kj * g.dw;
         V qv[PB];
-        for (int p = 0; p < PB; ++p) qv[p] = b[off + p];
+        for (int p = 0; p < PB; ++p) {
+          qv[p] = b[off + p];
+          keep_in_register<R>(qv[p]);
+        }
         for (int c = 0; c < CIB; ++c) {
           const T wv = w[c * KK + ki * KC + kj];
           for (int p = 0; p < PB; ++p) acc[c][p] += wv * qv[p];
@@ -226,7 +240,7 @@ TEGNAS_INLINE void store_dx(SeedVec<T>* d, const SeedVec<T>& v, const T* mask, b
   else *d += v * keep;
 }
 
-template <typename T, int KC, int CIB>
+template <typename T, int KC, int CIB, bool R>
 TEGNAS_INLINE void dgrad_rows(DyPlanes<T>& qp, const T* weight, const ConvGeom& g, int n, int gr, int cil0, Grad<T>& dx,
                               const T* relu_out, bool overwrite) {
   using V = SeedVec<T>;
@@ -240,7 +254,7 @@ TEGNAS_INLINE void dgrad_rows(DyPlanes<T>& qp, const T* weight, const ConvGeom& 
     int iw = 0;
     for (; iw + PB <= g.win; iw += PB) {
       V acc[CIB][PB];
-      dgrad_tile<T, KC, CIB, PB>(qrow + iw, qp.plane, qp.Wq, wc, cog, cig, g, acc);
+      dgrad_tile<T, KC, CIB, PB, R>(qrow + iw, qp.plane, qp.Wq, wc, cog, cig, g, acc);
       for (int c = 0; c < CIB; ++c) {
         const size_t e = (static_cast<size_t>(n) * g.cin + gr * cig + cil0 + c) * HW + static_cast<size_t>(ih) * g.win + iw;
         V* d = reinterpret_cast<V*>(dx.at(e));
@@ -249,7 +263,7 @@ TEGNAS_INLINE void dgrad_rows(DyPlanes<T>& qp, const T* weight, const ConvGeom& 
     }
     for (; iw < g.win; ++iw) {
       V acc[CIB][1];
-      dgrad_tile<T, KC, CIB, 1>(qrow + iw, qp.plane, qp.Wq, wc, cog, cig, g, acc);
+      dgrad_tile<T, KC, CIB, 1, R>(qrow + iw, qp.plane, qp.Wq, wc, cog, cig, g, acc);
       for (int c = 0; c < CIB; ++c) {
         const size_t e = (static_cast<size_t>(n) * g.cin + gr * cig + cil0 + c) * HW + static_cast<size_t>(ih) * g.win + iw;
         store_dx(reinterpret_cast<V*>(dx.at(e)), acc[c][0], relu_out ? relu_out + e : nullptr, overwrite);
@@ -429,7 +443,7 @@ TEGNAS_INLINE void wgrad_sample(DyPlanes<T>& qp, const T* xpad, int Hp, int Wp, 
   }
 }
 
-template <typename T, int KC>
+template <typename T, int KC, bool R>
 TEGNAS_INLINE void dgrad_sample(DyPlanes<T>& qp, const T* weight, const ConvGeom& g, int n, Grad<T>& dx, const T* relu_out,
                                 bool overwrite) {
   const int cig = g.cin_g();
@@ -451,13 +465,13 @@ TEGNAS_INLINE void dgrad_sample(DyPlanes<T>& qp, const T* weight, const ConvGeom
   constexpr int CIB = KC == 1 ? 4 : 3;
   for (int gr = 0; gr < g.groups; ++gr) {
     int cil = 0;
-    for (; cil + CIB <= cig; cil += CIB) dgrad_rows<T, KCc, CIB>(qp, weight, g, n, gr, cil, dx, relu_out, overwrite);
-    for (; cil < cig; ++cil) dgrad_rows<T, KCc, 1>(qp, weight, g, n, gr, cil, dx, relu_out, overwrite);
+    for (; cil + CIB <= cig; cil += CIB) dgrad_rows<T, KCc, CIB, R>(qp, weight, g, n, gr, cil, dx, relu_out, overwrite);
+    for (; cil < cig; ++cil) dgrad_rows<T, KCc, 1, R>(qp, weight, g, n, gr, cil, dx, relu_out, overwrite);
   }
 }
 
 // The whole backward of one conv for kSeeds seeds, sample by sample.
-template <typename T, int KC>
+template <typename T, int KC, bool R>
 TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx,
                                       bool dx_overwrite, T* dweight, size_t dw_stride, T* dbias, size_t db_stride,
                                       const T* relu_out, const BnFold<T>* fold) {
@@ -490,7 +504,7 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
           for (int ow = 0; ow < g.wout; ++ow) a += src[static_cast<size_t>(oh) * qp.Wq + ow];
         for (int s = 0; s < kSeeds; ++s) btotal[co * kSeeds + s] += a[s];
       }
-    if (dx) dgrad_sample<T, KC>(qp, weight, g, n, *dx, relu_out, dx_overwrite);
+    if (dx) dgrad_sample<T, KC, R>(qp, weight, g, n, *dx, relu_out, dx_overwrite);
   }
   if (dweight) {
     const size_t per = static_cast<size_t>(cig) * KK;
@@ -503,25 +517,46 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
       for (int s = 0; s < kSeeds; ++s) dbias[s * db_stride + co] += static_cast<T>(btotal[co * kSeeds + s]);
 }
 
-template <typename T>
+template <typename T, bool R>
 TEGNAS_INLINE void conv_backward_any(const Tensor<T>& x, const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool ow,
                                      T* dw, size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold) {
-  if (g.kh == 1 && g.kw == 1) conv_backward_impl<T, 1>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
-  else if (g.kh == 3 && g.kw == 3) conv_backward_impl<T, 3>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
-  else if (g.kh == 5 && g.kw == 5) conv_backward_impl<T, 5>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
-  else conv_backward_impl<T, 0>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
+  if (g.kh == 1 && g.kw == 1) conv_backward_impl<T, 1, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
+  else if (g.kh == 3 && g.kw == 3) conv_backward_impl<T, 3, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
+  else if (g.kh == 5 && g.kw == 5) conv_backward_impl<T, 5, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
+  else conv_backward_impl<T, 0, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
 }
-// One clone set per precision; overloads so conv2d_backward<T> picks by type.
-TEGNAS_SIMD void conv_backward_clone(const Tensor<float>& x, const float* w, const Grad<float>& dy, const ConvGeom& g,
-                                     Grad<float>* dx, bool ow, float* dw, size_t dws, float* db, size_t dbs, const float* relu,
-                                     const BnFold<float>* fold) {
-  conv_backward_any(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
+// One copy per instruction set, picked once at run time: AVX-512 (float: dy vectors pinned in
+// registers), AVX2, baseline. Overloads so conv2d_backward<T> picks by type.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(TEGNAS_NO_CLONES)
+#define TEGNAS_CONV_ISA(NAME, TARGET, T, R)                                                                               \
+  TARGET void NAME(const Tensor<T>& x, const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool ow, T* dw,   \
+                   size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold) {                              \
+    conv_backward_any<T, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);                                        \
+  }
+TEGNAS_CONV_ISA(conv_bwd_avx512, __attribute__((target("avx512f"))), float, true)
+TEGNAS_CONV_ISA(conv_bwd_avx2, __attribute__((target("avx2,fma"))), float, false)
+TEGNAS_CONV_ISA(conv_bwd_base, , float, false)
+TEGNAS_CONV_ISA(conv_bwd_avx512, __attribute__((target("avx512f"))), double, false)
+TEGNAS_CONV_ISA(conv_bwd_avx2, __attribute__((target("avx2,fma"))), double, false)
+TEGNAS_CONV_ISA(conv_bwd_base, , double, false)
+#undef TEGNAS_CONV_ISA
+template <typename T>
+void conv_backward_clone(const Tensor<T>& x, const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool ow, T* dw,
+                         size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold) {
+  using Fn = void (*)(const Tensor<T>&, const T*, const Grad<T>&, const ConvGeom&, Grad<T>*, bool, T*, size_t, T*, size_t,
+                      const T*, const BnFold<T>*);
+  static const Fn fn = __builtin_cpu_supports("avx512f") ? static_cast<Fn>(conv_bwd_avx512)
+                       : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? static_cast<Fn>(conv_bwd_avx2)
+                                                                                          : static_cast<Fn>(conv_bwd_base);
+  fn(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
 }
-TEGNAS_SIMD void conv_backward_clone(const Tensor<double>& x, const double* w, const Grad<double>& dy, const ConvGeom& g,
-                                     Grad<double>* dx, bool ow, double* dw, size_t dws, double* db, size_t dbs,
-                                     const double* relu, const BnFold<double>* fold) {
-  conv_backward_any(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
+#else
+template <typename T>
+void conv_backward_clone(const Tensor<T>& x, const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool ow, T* dw,
+                         size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold) {
+  conv_backward_any<T, false>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
 }
+#endif
 }  // namespace
 
 template <typename T>
