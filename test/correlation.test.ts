@@ -130,6 +130,13 @@ test('the scatter SVG has a panel per indicator with its title, axes and points,
   t.is((svg.match(/<circle cx/g) ?? []).length, 4 + 1, 'plain points, and the legend');
   t.regex(svg, /class="x"/);
   t.false(/NaN|undefined/.test(svg));
+  // With yRange 'unflagged', a flagged outlier does not stretch the y axis: it sits on the frame's edge.
+  const points = [{ x: 1, y: 80 }, { x: 2, y: 90 }, { x: 3, y: 10, flagged: true }];
+  const stretched = scatterSvg({ title: '', panels: [{ title: '', xLabel: '', yLabel: '', points }] });
+  const tight = scatterSvg({ title: '', panels: [{ title: '', xLabel: '', yLabel: '', points, yRange: 'unflagged' }] });
+  t.true(stretched.includes('>20</text>'));
+  t.false(tight.includes('>20</text>'));
+  t.true(tight.includes('>84</text>'));
 });
 
 test('tegnas correlate scores a small sample and prints the table, JSON and a plot', (t) => {
@@ -144,7 +151,10 @@ test('tegnas correlate scores a small sample and prints the table, JSON and a pl
   for (const c of j.correlations) t.true(c.tau === null || (c.tau >= -1 && c.tau <= 1));
   t.deepEqual(j.rows.map((x: { arch: string }) => x.arch), sampleNb201Classes(6, 2));
   const svg = readFileSync(plot, 'utf8');
-  t.is((svg.match(/<circle cx/g) ?? []).length + (svg.match(/l6 6m0-6l-6 6/g) ?? []).length - 2, 7 * 6, 'every architecture in every panel (the legend aside)');
+  // Every architecture in every panel, plus the legend's marks (a cross only when some are bad).
+  const bad = j.rows.filter((x: { bad: boolean }) => x.bad).length;
+  t.is((svg.match(/<circle cx/g) ?? []).length, 7 * (6 - bad) + 1);
+  t.is((svg.match(/l6 6m0-6l-6 6/g) ?? []).length, 7 * bad + (bad ? 1 : 0));
   const usage = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'correlate', '--space', 'darts'], { cwd: root, encoding: 'utf8' });
   t.is(usage.status, 2);
   t.regex(usage.stderr, /only nas-bench-201 has a ground-truth/);

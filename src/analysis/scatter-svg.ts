@@ -18,6 +18,12 @@ export interface ScatterPanel {
   points: readonly ScatterPoint[];
   /** 'auto' (default): logarithmic when every x is positive and they span more than a factor 20. */
   xScale?: 'linear' | 'log' | 'auto';
+  /**
+   * 'all' (default): the y axis spans every point. 'unflagged': it spans the plain points only, and a
+   * flagged point outside that range is drawn on the edge of the frame (so a few outliers do not
+   * squash the rest).
+   */
+  yRange?: 'all' | 'unflagged';
 }
 
 export interface ScatterFigure {
@@ -110,7 +116,9 @@ function panelSvg(p: ScatterPanel, ox: number, oy: number): string {
     return out.join('');
   }
   const X = axis(pts.map((q) => q.x), x0, x1, p.xScale ?? 'auto');
-  const Y = axis(pts.map((q) => q.y), y0, y1, 'linear');
+  const plainY = pts.filter((q) => !q.flagged).map((q) => q.y);
+  const Y = axis(p.yRange === 'unflagged' && plainY.length ? plainY : pts.map((q) => q.y), y0, y1, 'linear');
+  const clampY = (v: number) => Math.min(y0, Math.max(y1, Y.map(v)));
   const grid: string[] = [], labels: string[] = [];
   for (const t of X.ticks) {
     const x = r1(X.map(t));
@@ -129,7 +137,7 @@ function panelSvg(p: ScatterPanel, ox: number, oy: number): string {
   out.push(`<text x="${(x0 + x1) / 2}" y="${y0 + 34}" text-anchor="middle" class="a">${esc(xl)}</text>`);
   out.push(`<text transform="translate(${ox + 16} ${(y0 + y1) / 2}) rotate(-90)" text-anchor="middle" class="a">${esc(p.yLabel)}</text>`);
   const plain = pts.filter((q) => !q.flagged).map((q) => `<circle cx="${r1(X.map(q.x))}" cy="${r1(Y.map(q.y))}" r="2.6"/>`);
-  const flagged = pts.filter((q) => q.flagged).map((q) => `M${r1(X.map(q.x) - 3)} ${r1(Y.map(q.y) - 3)}l6 6m0-6l-6 6`);
+  const flagged = pts.filter((q) => q.flagged).map((q) => `M${r1(X.map(q.x) - 3)} ${r1(clampY(q.y) - 3)}l6 6m0-6l-6 6`);
   out.push(`<g class="p">${plain.join('')}</g>`);
   if (flagged.length) out.push(`<path d="${flagged.join('')}" class="x"/>`);
   return out.join('\n');
@@ -140,8 +148,9 @@ export function scatterSvg(fig: ScatterFigure): string {
   const rows = Math.ceil(fig.panels.length / cols);
   const W = PAD * 2 + cols * PANEL_W, H = HEADER + rows * PANEL_H + FOOTER;
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, 'DejaVu Sans', 'Liberation Sans', sans-serif">`,
-    '<style>text{fill:#222;font-size:11px}.h{font-size:18px;font-weight:bold}.t{font-size:13.5px;font-weight:bold}.s{font-size:11.5px;fill:#555}' +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`,
+    "<style>text{fill:#222;font-size:11px;font-family:Helvetica,Arial,'DejaVu Sans','Liberation Sans',sans-serif}" +
+      '.h{font-size:18px;font-weight:bold}.t{font-size:13.5px;font-weight:bold}.s{font-size:11.5px;fill:#555}' +
       '.a{font-size:11.5px;fill:#333}.l text{fill:#555;font-size:10.5px}.f{fill:#fff;stroke:#888}.g{stroke:#e4e4e4;fill:none}' +
       '.p circle{fill:#1f6fb4;fill-opacity:.5}.x{stroke:#d62728;stroke-width:1.4;fill:none}</style>',
     `<rect width="${W}" height="${H}" fill="#fafafa"/>`,

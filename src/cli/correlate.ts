@@ -58,13 +58,30 @@ export function correlationTable(r: CorrelationReport): string {
   return lines.join('\n');
 }
 
-export function correlationPlot(r: CorrelationReport, title: string, subtitle: string): string {
+/** What the figure says about how it was made. */
+export interface PlotSetup {
+  samples: number;
+  seed: number;
+  repeat: number;
+  batchSize: number;
+  init: string;
+  /** Where the indicators' images came from (Scorer.batches.source). */
+  scoredOn: string;
+}
+
+export function correlationPlot(r: CorrelationReport, o: PlotSetup): string {
   const accLabel = `${r.dataset} test accuracy (%)`;
+  const bad = r.rows.filter((x) => x.bad).length;
   return scatterSvg({
-    title,
-    subtitle,
+    title: `How well do the indicators rank NAS-Bench-201? ${o.samples} architectures against ${r.dataset} test accuracy`,
+    subtitle:
+      `tegnas correlate --samples ${o.samples} --seed ${o.seed}: distinct canonical classes; indicators on ${o.scoredOn}, ` +
+      `${o.repeat} network${o.repeat > 1 ? 's' : ''} each, NTK batch ${o.batchSize}, ${o.init}. \u03c4 = Kendall tau-b, \u03c1 = Spearman rho.`,
     columns: 4,
-    legend: { point: 'one architecture (NAS-Bench-201 class)', flagged: 'bad: NTK or regression failed (cond, mse and rank-sum at the worst value)' },
+    legend: {
+      point: 'one architecture (one NAS-Bench-201 class)',
+      ...(bad ? { flagged: 'bad (NTK or regression failed): cond, mse and rank-sum at the worst value; accuracy below the axis: on its edge' } : {}),
+    },
     panels: CORRELATE_INDICATORS.map((ind) => {
       const c = r.correlations.find((x) => x.indicator === ind)!;
       const info = INDICATOR_INFO[ind];
@@ -76,6 +93,7 @@ export function correlationPlot(r: CorrelationReport, title: string, subtitle: s
         yLabel: accLabel,
         xScale: ind === 'cond' || ind === 'mse' || ind === 'params' || ind === 'flops' ? 'auto' : 'linear',
         points: r.rows.map((row) => ({ x: row.values[ind], y: row.accuracy, flagged: row.bad })),
+        yRange: 'unflagged' as const,
       };
     }),
   });
@@ -134,9 +152,7 @@ export async function correlateCommand(argv: string[]): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
 
   const where = scorer.batches.source;
-  const title = `How well do the indicators rank NAS-Bench-201? ${samples} architectures against ${dataset} test accuracy`;
-  const subtitle = `tegnas correlate --samples ${samples} --seed ${seed}: distinct canonical classes; indicators on ${where}, ${repeat} network${repeat > 1 ? 's' : ''} each, NTK batch ${batchSize}, ${init}. \u03c4 = Kendall tau-b, \u03c1 = Spearman rho.`;
-  if (values.plot !== undefined) writeFileSync(values.plot, correlationPlot(report, title, subtitle));
+  if (values.plot !== undefined) writeFileSync(values.plot, correlationPlot(report, { samples, seed, repeat, batchSize, init, scoredOn: where }));
   if (values.json) {
     const json = { space, dataset, scoredOn: where, samples, seed, repeat, batchSize, init, seconds, correlations: report.correlations, rows: report.rows };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
