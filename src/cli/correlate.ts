@@ -28,7 +28,7 @@ export const CORRELATE_HELP = `tegnas correlate [options]
                       to correlate with, and whose images to score on when --data-dir holds them;
                       without --data-dir the indicators are scored on the CIFAR-10 sample shipped with tegnas
   --data-dir DIR      where the dataset's official files are
-  --samples N         architectures (default 100, at most ${NB201_CLASSES}: every class); about 2-3 s each on 2 cores
+  --samples N         architectures (default 100, at most ${NB201_CLASSES}: every class); about 2-4 s each on 2 cores
   --seed N            seed of the sample, the networks and the batches (default 0)
   --repeat N          networks per indicator (default 3)
   --batch-size N      NTK batch (default 64)
