@@ -21,8 +21,8 @@ export const CORRELATE_HELP = `tegnas correlate [options]
   regions and mse summed) against their NAS-Bench-201 test accuracy. A good indicator correlates with
   the sign of its direction: negative for cond, mse and the rank-sum (lower is better), positive for
   the others. Bad architectures (the NTK or the regression failed) are ranked as a search ranks them:
-  their cond and mse are the worst (largest) among the sample, so they tie last on those and on the
-  rank-sum; a missing NASWOT takes the lowest in the sample. The plot marks them with red crosses.
+  their cond and mse are the worst (largest) among the sample, so they tie last on those, which their
+  rank-sum counts; a missing NASWOT takes the lowest in the sample. The plot marks them with red crosses.
   --space NAME        nas-bench-201 (the space with a ground-truth table)
   --dataset NAME      ${CORRELATE_DATASETS.join(' | ')} (default cifar10): whose test accuracy (200 epochs)
                       to correlate with, and whose images to score on when --data-dir holds them;
