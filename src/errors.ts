@@ -10,6 +10,7 @@
  * - `E_DATA`: a dataset file is missing, truncated or corrupt;
  * - `E_NATIVE`: the native engine failed or is missing.
  * - `E_DB`: a score database cannot be opened, is in use, or was made with other options.
+ * - `E_JOURNAL`: a search journal cannot be read or written, is corrupt, or belongs to another search.
  */
 export class TegnasError extends Error {
   readonly code: string;

@@ -3,6 +3,7 @@
 import { TegnasError } from '../errors.js';
 import { backendInfo, nativeVersion } from '../native.js';
 import { UsageError } from './args.js';
+import { CORRELATE_HELP, correlateCommand } from './correlate.js';
 import { NTK_HELP, ntkCommand } from './ntk.js';
 import { NB201_HELP, nb201Command } from './nb201.js';
 import { PRECOMPUTE_HELP, precomputeCommand } from './precompute.js';
@@ -16,7 +17,8 @@ usage: tegnas <command> [options]
 commands:
   search     a training-free architecture search (evolution, reinforce, prune, random)
   nb201      NAS-Bench-201 ground truth of an architecture, an index, or the top K
-  score      the TEG indicators of one architecture
+  score      the TEG indicators of one architecture (--seeds K: their spread over seeds)
+  correlate  Kendall tau and Spearman rho of each indicator against NAS-Bench-201 accuracy, with a plot
   precompute score every NAS-Bench-201 class into an SQLite database that searches can read (resumable)
   ntk        per-sample gradients and NTK of a NAS-Bench-201 architecture on the shipped images
   backend    what the native addon was built with and which backend it uses
@@ -25,6 +27,8 @@ commands:
 ${SEARCH_HELP}
 
 ${SCORE_HELP}
+
+${CORRELATE_HELP}
 
 ${PRECOMPUTE_HELP}
 
@@ -54,6 +58,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'nb201':
       await nb201Command(rest);
+      return 0;
+    case 'correlate':
+      await correlateCommand(rest);
       return 0;
     case 'score':
       await scoreCommand(rest);

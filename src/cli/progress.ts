@@ -9,7 +9,7 @@ export interface ProgressBar {
 
 export function progressBar(stream: NodeJS.WriteStream = process.stderr): ProgressBar {
   const tty = Boolean(stream.isTTY);
-  let last = 0;
+  let last = -Infinity;
   let drawn = false;
   return {
     update(label, done, total, text) {

@@ -1,15 +1,17 @@
 /** `tegnas search`: a full training-free search, answered at the end by the NAS-Bench-201 ground truth. */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type Nb201Dataset, NB201_DATASETS, nb201Table } from '../benchmarks/nb201.js';
 import { DATASETS, type DatasetName } from '../data/datasets.js';
 import { SPACES, type SpaceName } from '../scoring/indicators.js';
 import { Scorer, type ScorerOptions } from '../scoring/scorer.js';
+import { FileJournal } from '../search/journal.js';
 import { runSearch } from '../search/run.js';
 import { ALGOS, type AlgoName } from '../search/types.js';
 import { INIT_NAMES, type InitName } from '../weights/init.js';
+import { nativeVersion } from '../native.js';
 import { UsageError, choiceFlag, intFlag } from './args.js';
 import { progressPrinter } from './progress.js';
 
@@ -32,7 +34,14 @@ export const SEARCH_HELP = `tegnas search [options]
                       others are scored and added. Its options must match this search's
   --db-exact          use a stored score only if it was computed for that very arch, not another
                       member of its class: the results are then those of a search without --db
-  --out FILE.json     write the result and the history of every evaluation`;
+  --out FILE.json     write the result and the history of every evaluation
+  --journal FILE      write every evaluation to FILE as it is made (synced to disk), so that a stopped
+                      or killed search can be resumed; default with --out X.json: X.journal.jsonl.
+                      Removed once the --out file is written; without --out and --journal: no journal
+  --resume FILE       continue the search journaled in FILE: its options are taken from the journal
+                      (options given must equal them), journaled evaluations are replayed, not scored,
+                      and the result is exactly that of a search never stopped (same best, history
+                      and --out JSON apart from timings)`;
 
 function floatFlag(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
@@ -42,30 +51,47 @@ function floatFlag(name: string, v: string | undefined, dflt: number, min: numbe
   return n;
 }
 
-export async function searchCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      space: { type: 'string' },
-      algo: { type: 'string' },
-      dataset: { type: 'string' },
-      'data-dir': { type: 'string' },
-      seed: { type: 'string' },
-      steps: { type: 'string' },
-      population: { type: 'string' },
-      sample: { type: 'string' },
-      lr: { type: 'string' },
-      repeat: { type: 'string' },
-      'batch-size': { type: 'string' },
-      init: { type: 'string' },
-      threads: { type: 'string' },
-      db: { type: 'string' },
-      'db-exact': { type: 'boolean' },
-      out: { type: 'string' },
-    },
-    strict: true,
-  });
-  // Every flag is checked before any work starts.
+/** The flags that define a search (recorded in its journal; a resumed search must have the same). */
+const SEARCH_FLAGS = {
+  space: { type: 'string' },
+  algo: { type: 'string' },
+  dataset: { type: 'string' },
+  'data-dir': { type: 'string' },
+  seed: { type: 'string' },
+  steps: { type: 'string' },
+  population: { type: 'string' },
+  sample: { type: 'string' },
+  lr: { type: 'string' },
+  repeat: { type: 'string' },
+  'batch-size': { type: 'string' },
+  init: { type: 'string' },
+  threads: { type: 'string' },
+  db: { type: 'string' },
+  'db-exact': { type: 'boolean' },
+} as const;
+type SearchFlags = { [K in keyof typeof SEARCH_FLAGS]?: (typeof SEARCH_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
+
+/** A search's options, every default filled in: what its journal records. */
+interface SearchSettings {
+  space: SpaceName;
+  algo: AlgoName;
+  dataset: DatasetName;
+  dataDir: string | null;
+  seed: number;
+  steps: number;
+  population: number;
+  sample: number;
+  lr: number;
+  repeat: number;
+  batchSize: number;
+  init: InitName | null;
+  threads: number;
+  db: string | null;
+  dbExact: boolean;
+}
+
+// Every flag is checked before any work starts.
+function resolveSettings(values: SearchFlags): SearchSettings {
   const space = choiceFlag<SpaceName>('space', values.space, 'nas-bench-201', SPACES);
   const algo = choiceFlag<AlgoName>('algo', values.algo, 'evolution', ALGOS);
   const dataset = choiceFlag<DatasetName>('dataset', values.dataset, 'cifar10', DATASETS);
@@ -78,12 +104,11 @@ export async function searchCommand(argv: string[]): Promise<void> {
   const lr = floatFlag('lr', values.lr, space === 'darts' ? 0.07 : 0.04, 0, 100);
   const repeat = intFlag('repeat', values.repeat, 3, 1, 100);
   const batchSize = intFlag('batch-size', values['batch-size'], algo === 'prune' ? (space === 'darts' ? 14 : 72) : 64, 2, 4096);
-  const init = values.init === undefined ? undefined : choiceFlag<InitName>('init', values.init, 'torch-default', INIT_NAMES);
-  const threads = values.threads === undefined ? undefined : intFlag('threads', values.threads, 1, 1, 1024);
+  const init = values.init === undefined ? null : choiceFlag<InitName>('init', values.init, 'torch-default', INIT_NAMES);
+  const threads = intFlag('threads', values.threads, availableParallelism(), 1, 1024);
   const dataDir = values['data-dir'];
   if (dataDir !== undefined && (!existsSync(dataDir) || !statSync(dataDir).isDirectory()))
     throw new UsageError(`--data-dir ${dataDir} is not a readable folder`);
-  if (values.out !== undefined && !values.out.trim()) throw new UsageError('--out must be a file name');
   const db = values.db;
   if (db !== undefined) {
     if (!db.trim()) throw new UsageError('--db must be a file name');
@@ -92,11 +117,96 @@ export async function searchCommand(argv: string[]): Promise<void> {
     if (existsSync(db) && !statSync(db).isFile()) throw new UsageError(`--db ${db} is not a file`);
   }
   if (values['db-exact'] && db === undefined) throw new UsageError('--db-exact needs --db FILE');
+  return {
+    space, algo, dataset, dataDir: dataDir === undefined ? null : resolve(dataDir), seed, steps, population, sample, lr, repeat, batchSize,
+    init, threads, db: db === undefined ? null : resolve(db), dbExact: values['db-exact'] ?? false,
+  };
+}
+
+/** The flags that give `settings` (how a resumed search fills in the flags it was not given). */
+function settingsFlags(o: SearchSettings): SearchFlags {
+  return {
+    space: o.space, algo: o.algo, dataset: o.dataset, ...(o.dataDir !== null ? { 'data-dir': o.dataDir } : {}), seed: String(o.seed),
+    steps: String(o.steps), population: String(o.population), sample: String(o.sample), lr: String(o.lr), repeat: String(o.repeat),
+    'batch-size': String(o.batchSize), ...(o.init !== null ? { init: o.init } : {}), threads: String(o.threads),
+    ...(o.db !== null ? { db: o.db } : {}), ...(o.dbExact ? { 'db-exact': true } : {}),
+  };
+}
+
+/** The journal beside an --out file: result.json -> result.journal.jsonl. */
+export function defaultJournalPath(out: string): string {
+  return `${out.replace(/\.json$/i, '')}.journal.jsonl`;
+}
+
+function checkNewFile(flag: string, file: string): void {
+  if (!file.trim()) throw new UsageError(`--${flag} must be a file name`);
+  const folder = dirname(resolve(file));
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UsageError(`--${flag} ${file}: the folder ${folder} does not exist`);
+}
+
+/** Writes a file whole or not at all (a kill mid-write leaves the old file, or none). */
+function writeFileAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+export async function searchCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...SEARCH_FLAGS, out: { type: 'string' }, journal: { type: 'string' }, resume: { type: 'string' } },
+    strict: true,
+  });
+  const given: SearchFlags = Object.fromEntries(Object.keys(SEARCH_FLAGS).filter((k) => k in values).map((k) => [k, values[k as keyof SearchFlags]]));
+  if (values.out !== undefined) checkNewFile('out', values.out);
+  if (values.journal !== undefined) checkNewFile('journal', values.journal);
+
+  let settings: SearchSettings;
+  let journal: FileJournal | undefined;
+  let out = values.out;
+  if (values.resume !== undefined) {
+    if (values.journal !== undefined) throw new UsageError('--resume FILE continues the journal FILE: give --resume or --journal, not both');
+    journal = FileJournal.open(values.resume);
+    const recorded = journal.header.options as unknown as SearchSettings;
+    try {
+      // Flags not given are the journal's; flags given must agree with it.
+      settings = resolveSettings({ ...settingsFlags(recorded), ...given });
+      const differ = (Object.keys(recorded) as (keyof SearchSettings)[]).filter((k) => JSON.stringify(settings[k]) !== JSON.stringify(recorded[k]));
+      if (differ.length) {
+        const show = (o: SearchSettings) => differ.map((k) => `${k} ${JSON.stringify(o[k])}`).join(', ');
+        throw new UsageError(
+          `--resume ${values.resume}: the journal is of a search with ${show(recorded)}, the command line asks for ${show(settings)}; a search resumes with its own options (leave them out)`,
+        );
+      }
+    } catch (e) {
+      journal.close();
+      throw e;
+    }
+    const meta = journal.header.meta as { out?: string | null } | undefined;
+    out ??= meta?.out ?? undefined;
+  } else {
+    settings = resolveSettings(given);
+  }
+  const { space, algo, dataset, seed, steps, population, sample, lr, repeat, batchSize, init, threads } = settings;
+  const dataDir = settings.dataDir ?? undefined, db = settings.db ?? undefined;
+  const journalPath = values.resume ?? values.journal ?? (out !== undefined ? defaultJournalPath(out) : undefined);
+  if (!journal && journalPath !== undefined && existsSync(journalPath))
+    throw new UsageError(`the journal ${journalPath} of an unfinished search exists: continue it with 'tegnas search --resume ${journalPath}', or delete it`);
 
   const base: ScorerOptions = { space, dataset, dataDir, seed, repeat, batchSize, threads };
   // The score database belongs to the TEG scorer (pruning's per-round scorers use other seeds and inits);
   // a database made with other options is refused here, before the search starts.
-  const teg = new Scorer({ ...base, batchSize: algo === 'prune' ? 64 : batchSize, init: init ?? 'torch-default', db, dbExact: values['db-exact'] });
+  const teg = new Scorer({ ...base, batchSize: algo === 'prune' ? 64 : batchSize, init: init ?? 'torch-default', db, dbExact: settings.dbExact });
+  if (journal) {
+    const torn = journal.droppedBytes ? ' (a torn last line dropped)' : '';
+    process.stderr.write(`resuming ${journalPath}: ${journal.replay.size} evaluations journaled${torn}\n`);
+  } else if (journalPath !== undefined) {
+    journal = FileJournal.create(journalPath, {
+      options: settings as unknown as Record<string, unknown>,
+      meta: { out: out === undefined ? null : resolve(out), tegnas: nativeVersion() },
+    });
+    process.stderr.write(`journal ${journalPath} (if stopped, continue with: tegnas search --resume ${journalPath})\n`);
+  }
   const progress = progressPrinter();
   const result = await runSearch(algo, teg, {
     seed,
@@ -104,6 +214,7 @@ export async function searchCommand(argv: string[]): Promise<void> {
     population,
     sample,
     lr,
+    journal,
     onProgress: progress.update,
     // TE-NAS pruning: kaiming-fanout NTK and kaiming-fanin thin networks, fresh each round, cond and regions only.
     pruneEvaluator: (round) =>
@@ -131,7 +242,7 @@ export async function searchCommand(argv: string[]): Promise<void> {
   if (db !== undefined) lines.push(`score database ${db}: ${teg.dbHits} classes read from it, ${teg.evaluations} scored`);
   process.stdout.write(`${lines.join('\n')}\n`);
 
-  if (values.out) {
+  if (out !== undefined) {
     const json = {
       algo,
       space,
@@ -154,6 +265,11 @@ export async function searchCommand(argv: string[]): Promise<void> {
         ...(space === 'nas-bench-201' && !e.arch.includes(',') ? { accuracy: nb201Table().byArch(e.arch).accuracy.cifar10 } : {}),
       })),
     };
-    writeFileSync(values.out, `${JSON.stringify(json, null, 2)}\n`);
+    writeFileAtomic(out, `${JSON.stringify(json, null, 2)}\n`);
+    // The result holds everything the journal held.
+    journal?.remove();
+  } else if (journal) {
+    journal.close();
+    process.stderr.write(`journal ${journalPath} kept (no --out)\n`);
   }
 }

@@ -308,6 +308,16 @@ export class Scorer {
     if (this.#ownsDb) this.#db?.close();
   }
 
+  /**
+   * Takes scores this scorer computed before, in an earlier process (a search journal replayed on
+   * resume), into its cache, so that later requests for the same canonical class are cache hits as they
+   * were in the first run. Scores that were themselves cache hits are ignored: the first score of their
+   * class came earlier.
+   */
+  remember(scores: TegScores): void {
+    if ((this.options.cache ?? true) && !scores.cached && !this.#cache.has(scores.key)) this.#cache.set(scores.key, scores);
+  }
+
   /** Architectures evaluated (not counting cache hits). */
   get evaluations(): number {
     return this.#evaluations;
@@ -327,9 +337,13 @@ export class Scorer {
   /**
    * Scores several architectures at once: up to `concurrency` (default: `threads`, i.e. all cores) run
    * side by side, each with its share of the threads. Results come back in input order and equal those
-   * of score() one by one (the engine's results do not depend on the thread count).
+   * of score() one by one (the engine's results do not depend on the thread count). `each` is called
+   * with each result as soon as it is ready (a search journals it there), in completion order.
    */
-  async scoreMany(archs: readonly Architecture[], options: { concurrency?: number } = {}): Promise<TegScores[]> {
+  async scoreMany(
+    archs: readonly Architecture[],
+    options: { concurrency?: number; each?: (index: number, scores: TegScores) => void } = {},
+  ): Promise<TegScores[]> {
     const threads = this.threads;
     const conc = options.concurrency ?? threads;
     if (!Number.isInteger(conc) || conc < 1) throw new TegnasError('E_INPUT', `concurrency must be a positive integer, got ${JSON.stringify(conc)}`);
@@ -341,6 +355,7 @@ export class Scorer {
       while (next < archs.length) {
         const i = next++;
         out[i] = await this.#score(archs[i], inner);
+        options.each?.(i, out[i]);
       }
     };
     await Promise.all(Array.from({ length: lanes }, lane));
