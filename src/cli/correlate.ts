@@ -7,6 +7,8 @@ import { scatterSvg } from '../analysis/scatter-svg.js';
 import type { Nb201Dataset } from '../benchmarks/nb201.js';
 import { SPACES, type SpaceName } from '../scoring/indicators.js';
 import { type Architecture, Scorer } from '../scoring/scorer.js';
+import { ScoreDb } from '../store/score-db.js';
+import { Rng } from '../weights/rng.js';
 import { INIT_NAMES, type InitName } from '../weights/init.js';
 import { UsageError, choiceFlag, intFlag } from './args.js';
 import { formatDuration, progressBar } from './progress.js';
@@ -35,7 +37,9 @@ export const CORRELATE_HELP = `tegnas correlate [options]
   --init NAME         ${INIT_NAMES.join(' | ')} (default torch-default)
   --threads N         engine threads (default: all cores)
   --plot FILE.svg     one scatter plot per indicator against the accuracy, tau and rho in each title
-  --json              print one JSON object (the correlations and every architecture's values)`;
+  --json              print one JSON object (the correlations and every architecture's values)
+  --db FILE           correlate the scores of a database ('tegnas precompute') instead of scoring:
+                      every row, or a seeded sample of --samples rows; scoring flags are then ignored`;
 
 /**
  * The rows of a sample scored by a Scorer, in order, several at a time (all cores). The seam for other
@@ -114,6 +118,7 @@ export async function correlateCommand(argv: string[]): Promise<void> {
       threads: { type: 'string' },
       plot: { type: 'string' },
       json: { type: 'boolean' },
+      db: { type: 'string' },
     },
     strict: true,
   });
@@ -136,11 +141,41 @@ export async function correlateCommand(argv: string[]): Promise<void> {
     if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UsageError(`--plot ${values.plot}: the folder ${folder} does not exist`);
   }
 
+  if (values.db !== undefined && !existsSync(values.db)) throw new UsageError(`--db ${values.db}: no such file`);
+  const t0 = performance.now();
+  if (values.db !== undefined) {
+    // Every stored class (or a seeded sample of them): no scoring.
+    const db = ScoreDb.open(values.db);
+    let rows: ScoredArch[];
+    try {
+      rows = db.all().map((scores) => ({ arch: scores.arch, scores }));
+    } finally {
+      db.close();
+    }
+    if (values.samples !== undefined && samples < rows.length) {
+      const rng = new Rng(seed).fork('correlate:db');
+      rows = rng.sample(rows, samples);
+    }
+    const m = db.meta;
+    const report = await correlate(rows, { dataset: dataset as Nb201Dataset });
+    const where = `${values.db} (scored on ${m.dataset}, seed ${m.seed}, repeat ${m.repeat})`;
+    if (values.plot !== undefined)
+      writeFileSync(values.plot, correlationPlot(report, { samples: rows.length, seed: m.seed, repeat: m.repeat, batchSize: m.batchSize, init: m.init, scoredOn: where }));
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ space, dataset, scoredOn: where, samples: rows.length, correlations: report.correlations, rows: report.rows }, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(
+      [`${rows.length} NAS-Bench-201 classes from ${where} against ${dataset} test accuracy`, '', correlationTable(report), '',
+        'A good indicator has the sign of its direction: negative when lower is better, positive when higher is.',
+        ...(values.plot !== undefined ? [`plot: ${values.plot}`] : []), ''].join('\n'),
+    );
+    return;
+  }
   // Without a data folder, the shipped CIFAR-10 sample (whatever accuracy column is asked for).
   const scorer = new Scorer({ space, dataset: dataDir === undefined ? 'cifar10' : dataset, dataDir, seed, repeat, batchSize, init, threads });
   const archs = sampleNb201Classes(samples, seed);
   const bar = progressBar();
-  const t0 = performance.now();
   const report = await correlate(scoredSample(archs, scorer), {
     dataset: dataset as Nb201Dataset,
     onRow: (_row, n) => {
