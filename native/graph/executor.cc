@@ -58,6 +58,9 @@ struct BackwardSetup {
   // An add node's inputs with their multiplicities, through the add nodes only it reads: a cell of
   // skip connections (node2 = x + x, node3 = x + x + node2) becomes node3 = 4 x, one pass instead of five.
   std::vector<std::vector<std::pair<int, int>>> flat;
+  // For each term of flat[i]: how many of the term's consumers are node i or the adds folded into it.
+  // When that is all of them, the term's gradient is exactly (multiplicity) x node i's.
+  std::vector<std::vector<int>> flat_reads;
 };
 
 BackwardSetup setup_backward(const Plan& plan, const std::vector<int>& req_params, bool want_input) {
@@ -82,23 +85,27 @@ BackwardSetup setup_backward(const Plan& plan, const std::vector<int>& req_param
     b.up[i] = u;
   }
   b.flat.assign(plan.nodes.size(), {});
+  b.flat_reads.assign(plan.nodes.size(), {});
   for (size_t i = 0; i < plan.nodes.size(); ++i) {
     const Node& nd = plan.nodes[i];
     if (nd.op != Op::Add || !plan.live[i]) continue;
     std::vector<std::pair<int, int>>& f = b.flat[i];
-    auto add_term = [&f](int node, int times) {
-      for (auto& t : f)
-        if (t.first == node) {
-          t.second += times;
+    std::vector<int>& fr = b.flat_reads[i];
+    auto add_term = [&f, &fr](int node, int times, int reads) {
+      for (size_t k = 0; k < f.size(); ++k)
+        if (f[k].first == node) {
+          f[k].second += times;
+          fr[k] += reads;
           return;
         }
       f.emplace_back(node, times);
+      fr.push_back(reads);
     };
     for (int in : nd.inputs) {
       if (plan.nodes[in].op == Op::Add && b.consumers[in] == 1 && in != plan.output) {
-        for (const auto& t : b.flat[in]) add_term(t.first, t.second);
+        for (size_t k = 0; k < b.flat[in].size(); ++k) add_term(b.flat[in][k].first, b.flat[in][k].second, b.flat_reads[in][k]);
       } else {
-        add_term(in, 1);
+        add_term(in, 1, 1);
       }
     }
   }
@@ -209,8 +216,9 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         // that folds into its conv, else k = 1); otherwise, when nothing shares it, the last unwritten
         // term with k = 1 takes the buffer itself; the others get k * dy added.
         const auto& terms = b.flat[i];
-        auto shareable = [&](int t, int k) {
-          if (t == 0 || b.consumers[t] != 1 || has_grad(t)) return false;
+        const auto& term_reads = b.flat_reads[i];
+        auto shareable = [&](int t, int k, int reads) {
+          if (t == 0 || b.consumers[t] != reads || has_grad(t)) return false;
           if (k == 1) return true;
           const Node& tn = plan.nodes[t];
           return tn.op == Op::BatchNorm && plan.nodes[tn.inputs[0]].op == Op::Conv2d && b.consumers[tn.inputs[0]] == 1 &&
@@ -219,7 +227,7 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         std::vector<bool> share(terms.size(), false);
         bool any_share = false;
         for (size_t k = 0; k < terms.size(); ++k)
-          if (b.up[terms[k].first] && shareable(terms[k].first, terms[k].second)) share[k] = any_share = true;
+          if (b.up[terms[k].first] && shareable(terms[k].first, terms[k].second, term_reads[k])) share[k] = any_share = true;
         int steal = -1;
         if (!any_share)
           for (const auto& t : terms)
@@ -300,69 +308,88 @@ void per_sample_gradients(const Plan& plan, const T* params, const T* x, int N, 
 template <typename T>
 void per_sample_gradients(const Plan& plan, const T* params, const Activations<T>& acts, const std::vector<int>& req_params,
                           int threads, T* G) {
-  const int N = acts.N;
-  const Tensor<T>& out = acts.act[plan.output];
-  const size_t K = out.sample();
-  const BackwardSetup b = setup_backward(plan, req_params, false);
-  const size_t P = b.P;
+  std::vector<GradientJob<T>> jobs{{&acts, &req_params, G}};
+  per_sample_gradients(plan, params, jobs, threads);
+}
 
-  std::vector<int> jobs;
-  for (int s0 = 0; s0 < N; s0 += kSeeds) jobs.push_back(s0);
+template <typename T>
+void per_sample_gradients(const Plan& plan, const T* params, const std::vector<GradientJob<T>>& jobs, int threads) {
+  const size_t K = plan.nodes[plan.output].c * static_cast<size_t>(plan.nodes[plan.output].h) * plan.nodes[plan.output].w;
+  std::vector<BackwardSetup> setups;
+  setups.reserve(jobs.size());
+  for (const auto& j : jobs) setups.push_back(setup_backward(plan, *j.req_params, false));
+  // Every seed chunk of every job in one queue, in job order: the first job (the training batch, the
+  // larger) is handed out first, and a thread that finishes its share of one job takes the next job's
+  // chunks instead of waiting for the other threads.
+  std::vector<std::pair<int, int>> chunks;  // (job, first seed)
+  for (size_t j = 0; j < jobs.size(); ++j)
+    for (int s0 = 0; s0 < jobs[j].acts->N; s0 += kSeeds) chunks.emplace_back(static_cast<int>(j), s0);
   std::mutex mu;
   size_t next = 0;
   std::exception_ptr err;
   // TEGNAS_PROFILE=1: the backward time of every node, summed over seed chunks and threads, on stderr.
   const char* prof_env = std::getenv("TEGNAS_PROFILE");
   const bool profile = prof_env && *prof_env && *prof_env != '0';
-  std::vector<double> node_seconds(profile ? plan.nodes.size() : 0, 0.0);
+  std::vector<std::vector<double>> node_seconds(jobs.size(), std::vector<double>(profile ? plan.nodes.size() : 0, 0.0));
   auto worker = [&]() {
-    std::vector<T> rows(static_cast<size_t>(kSeeds) * P);
-    std::vector<double> mine(node_seconds.size(), 0.0);
+    std::vector<T> rows;
+    std::vector<std::vector<double>> mine(node_seconds);
     GradPool<T> pool;
     for (;;) {
-      int s0;
+      int j, s0;
       {
         std::lock_guard<std::mutex> lock(mu);
-        if (next >= jobs.size() || err) {
-          for (size_t k = 0; k < mine.size(); ++k) node_seconds[k] += mine[k];
+        if (next >= chunks.size() || err) {
+          for (size_t a = 0; a < mine.size(); ++a)
+            for (size_t k = 0; k < mine[a].size(); ++k) node_seconds[a][k] += mine[a][k];
           return;
         }
-        s0 = jobs[next++];
+        j = chunks[next].first;
+        s0 = chunks[next].second;
+        ++next;
       }
       try {
+        const GradientJob<T>& job = jobs[j];
+        const BackwardSetup& b = setups[j];
+        const int N = job.acts->N;
+        const Tensor<T>& out = job.acts->act[plan.output];
+        const size_t P = b.P;
         const int ns = std::min(kSeeds, N - s0);
         // Seed s: one on every output of sample s0 + s (the gradient of that sample's summed logits).
         Grad<T> seed;
         pool.take(seed, N, out.c, out.h, out.w);
         for (int s = 0; s < ns; ++s)
           for (size_t k = 0; k < K; ++k) seed.at(static_cast<size_t>(s0 + s) * K + k)[s] = T(1);
-        std::fill(rows.begin(), rows.end(), T(0));
-        backward_chunk(plan, params, acts, seed, b, rows.data(), static_cast<Grad<T>*>(nullptr), pool, profile ? &mine : nullptr);
-        for (int s = 0; s < ns; ++s) std::copy(rows.begin() + s * P, rows.begin() + (s + 1) * P, G + (static_cast<size_t>(s0) + s) * P);
+        rows.assign(static_cast<size_t>(kSeeds) * P, T(0));
+        backward_chunk(plan, params, *job.acts, seed, b, rows.data(), static_cast<Grad<T>*>(nullptr), pool,
+                       profile ? &mine[j] : nullptr);
+        for (int s = 0; s < ns; ++s)
+          std::copy(rows.begin() + s * P, rows.begin() + (s + 1) * P, job.G + (static_cast<size_t>(s0) + s) * P);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
         if (!err) err = std::current_exception();
       }
     }
   };
-  const int nt = std::max(1, std::min<int>(threads, static_cast<int>(jobs.size())));
+  const int nt = std::max(1, std::min<int>(threads, static_cast<int>(chunks.size())));
   std::vector<std::thread> pool;
   for (int t = 1; t < nt; ++t) pool.emplace_back(worker);
   worker();
   for (auto& th : pool) th.join();
   if (err) std::rethrow_exception(err);
-  if (profile) {
-    double total = 0;
-    for (double v : node_seconds) total += v;
-    std::fprintf(stderr, "tegnas profile: backward of %d seeds, %.2f ms over all threads\n", N, total * 1e3);
-    for (size_t k = 0; k < node_seconds.size(); ++k) {
-      if (node_seconds[k] <= 0) continue;
-      const Node& nd = plan.nodes[k];
-      const Tensor<T>& a = acts.act[k];
-      std::fprintf(stderr, "  node %3zu %-14s %4dx%3dx%3d  %8.3f ms  %5.1f%%\n", k, op_name(nd.op), a.c, a.h,
-                   a.w, node_seconds[k] * 1e3, 100 * node_seconds[k] / total);
+  if (profile)
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      double total = 0;
+      for (double v : node_seconds[j]) total += v;
+      std::fprintf(stderr, "tegnas profile: backward of %d seeds, %.2f ms over all threads\n", jobs[j].acts->N, total * 1e3);
+      for (size_t k = 0; k < node_seconds[j].size(); ++k) {
+        if (node_seconds[j][k] <= 0) continue;
+        const Node& nd = plan.nodes[k];
+        const Tensor<T>& a = jobs[j].acts->act[k];
+        std::fprintf(stderr, "  node %3zu %-14s %4dx%3dx%3d  %8.3f ms  %5.1f%%\n", k, op_name(nd.op), a.c, a.h, a.w,
+                     node_seconds[j][k] * 1e3, 100 * node_seconds[j][k] / total);
+      }
     }
-  }
 }
 
 #define TEGNAS_EXEC(T)                                                                                          \
@@ -370,7 +397,8 @@ void per_sample_gradients(const Plan& plan, const T* params, const Activations<T
   template void run_backward<T>(const Plan&, const T*, const Activations<T>&, const T*, int, const std::vector<int>&, \
                                 T*, T*);                                                                        \
   template void per_sample_gradients<T>(const Plan&, const T*, const T*, int, const std::vector<int>&, int, T*, T*); \
-  template void per_sample_gradients<T>(const Plan&, const T*, const Activations<T>&, const std::vector<int>&, int, T*);
+  template void per_sample_gradients<T>(const Plan&, const T*, const Activations<T>&, const std::vector<int>&, int, T*); \
+  template void per_sample_gradients<T>(const Plan&, const T*, const std::vector<GradientJob<T>>&, int);
 TEGNAS_EXEC(float)
 TEGNAS_EXEC(double)
 #undef TEGNAS_EXEC

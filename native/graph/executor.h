@@ -36,4 +36,16 @@ template <typename T>
 void per_sample_gradients(const Plan& plan, const T* params, const Activations<T>& acts, const std::vector<int>& req_params,
                           int threads, T* G);
 
+// One batch's per-sample gradients: its forward pass, the parameters, and where the N x P rows go.
+template <typename T>
+struct GradientJob {
+  const Activations<T>* acts;
+  const std::vector<int>* req_params;
+  T* G;
+};
+// Several batches of one network at once: their seed chunks share one queue over `threads` threads, so
+// no thread idles while another batch still has chunks. Rows are identical to one call per batch.
+template <typename T>
+void per_sample_gradients(const Plan& plan, const T* params, const std::vector<GradientJob<T>>& jobs, int threads);
+
 }  // namespace tegnas

@@ -55,8 +55,6 @@ template <typename T>
 NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& in, const std::vector<int>& weights,
                          const std::vector<int>& cells, int threads) {
   NtkResult r;
-  const Node& out = plan.nodes[plan.output];
-  const size_t K = static_cast<size_t>(out.c) * out.h * out.w;
   const size_t P = numel_of(plan, weights);
   // Column ranges of the cell parameters inside a row of G (for the regression).
   std::vector<std::pair<size_t, size_t>> cell_in_x, cell_in_y;
@@ -79,24 +77,11 @@ NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& 
   const size_t Pc = off_y;
   const bool regression = in.vx && Pc > 0;
 
-  // The validation batch's gradients do not depend on the training batch's: with two or more threads
-  // the two passes run side by side (each with half the threads), which also overlaps their serial parts.
-  std::vector<T> Gy(regression ? static_cast<size_t>(in.Bv) * Pc : 0);
-  std::vector<T> vlogits(regression ? static_cast<size_t>(in.Bv) * K : 0);
-  const int tv = regression && threads >= 2 ? threads / 2 : 0;
-  std::exception_ptr verr;
-  std::thread vpass;
-  if (tv > 0)
-    vpass = std::thread([&]() {
-      try {
-        per_sample_gradients(plan, params, in.vx, in.Bv, cells, tv, vlogits.data(), Gy.data());
-      } catch (...) {
-        verr = std::current_exception();
-      }
-    });
-  std::vector<T> G(static_cast<size_t>(in.B) * P);
-  try {
-    Activations<T> acts;
+  // Both forward passes first (side by side with two or more threads), then the seed chunks of both
+  // backward passes from one queue, so that neither pass leaves a thread idle.
+  std::vector<T> G(static_cast<size_t>(in.B) * P), Gy(regression ? static_cast<size_t>(in.Bv) * Pc : 0);
+  Activations<T> acts, vacts;
+  auto train_forward = [&]() {
     run_forward(plan, params, in.x, in.B, acts);
     if (in.naswot) {
       Patterns pat;
@@ -105,13 +90,31 @@ NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& 
       r.naswot_bits = pat.bits;
       r.naswot_singular = !naswot_logdet(pat, r.naswot_logdet);
     }
-    per_sample_gradients(plan, params, acts, weights, threads - tv, G.data());
-  } catch (...) {
-    if (vpass.joinable()) vpass.join();
-    throw;
+  };
+  if (regression && threads >= 2) {
+    std::exception_ptr verr;
+    std::thread vfwd([&]() {
+      try {
+        run_forward(plan, params, in.vx, in.Bv, vacts);
+      } catch (...) {
+        verr = std::current_exception();
+      }
+    });
+    try {
+      train_forward();
+    } catch (...) {
+      vfwd.join();
+      throw;
+    }
+    vfwd.join();
+    if (verr) std::rethrow_exception(verr);
+  } else {
+    train_forward();
+    if (regression) run_forward(plan, params, in.vx, in.Bv, vacts);
   }
-  if (vpass.joinable()) vpass.join();
-  if (verr) std::rethrow_exception(verr);
+  std::vector<GradientJob<T>> jobs{{&acts, &weights, G.data()}};
+  if (regression) jobs.push_back({&vacts, &cells, Gy.data()});
+  per_sample_gradients(plan, params, jobs, threads);
 
   // Condition number of the NTK G G^T (the reference: eigvalsh, largest / smallest; NaN -> bad).
   std::vector<std::pair<size_t, size_t>> all{{0, P}};
@@ -138,7 +141,6 @@ NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& 
     r.mse_reason = "the network has no cell parameters";
     return r;
   }
-  if (tv == 0) per_sample_gradients(plan, params, in.vx, in.Bv, cells, threads, vlogits.data(), Gy.data());
   double sum_x = 0, sum_y = 0;
   for (int i = 0; i < in.B; ++i)
     for (const auto& cr : cell_in_x)
