@@ -206,29 +206,44 @@ TEGNAS_INLINE void keep_in_register(V& v) {
 // Each dy vector loaded serves CIB channels, each broadcast weight PB positions.
 template <typename T, int KC, int CIB, int PB, bool R>
 TEGNAS_INLINE void dgrad_tile(const SeedVec<T>* qpos, size_t qplane, int Wq, const T* wc, int cog, int cig,
-                              const ConvGeom& g, SeedVec<T> (&acc)[CIB][PB]) {
+                              const ConvGeom& g, SeedVec<T> (&out)[CIB][PB]) {
   using V = SeedVec<T>;
   constexpr int KK = KC * KC;
+  // Accumulators local and every loop over them unrolled: GCC kept the caller's array on the stack
+  // and every FMA went through memory (a load and a store per multiply-add).
+  V acc[CIB][PB];
+#pragma GCC unroll 16
   for (int c = 0; c < CIB; ++c)
+#pragma GCC unroll 16
     for (int p = 0; p < PB; ++p) acc[c][p] = V{};
   const size_t wstep = static_cast<size_t>(cig) * KK;
+  const long rstep = static_cast<long>(g.dh) * Wq, cstep = g.dw;
   for (int col = 0; col < cog; ++col) {
     const V* b = qpos + col * qplane;
     const T* w = wc + col * wstep;
+#pragma GCC unroll 8
     for (int ki = 0; ki < KC; ++ki)
+#pragma GCC unroll 8
       for (int kj = 0; kj < KC; ++kj) {
-        const long off = -static_cast<long>(ki * g.dh) * Wq - kj * g.dw;
+        const V* src = b - ki * rstep - kj * cstep;
         V qv[PB];
+#pragma GCC unroll 16
         for (int p = 0; p < PB; ++p) {
-          qv[p] = b[off + p];
+          qv[p] = src[p];
           keep_in_register<R>(qv[p]);
         }
+#pragma GCC unroll 16
         for (int c = 0; c < CIB; ++c) {
           const T wv = w[c * KK + ki * KC + kj];
+#pragma GCC unroll 16
           for (int p = 0; p < PB; ++p) acc[c][p] += wv * qv[p];
         }
       }
   }
+#pragma GCC unroll 16
+  for (int c = 0; c < CIB; ++c)
+#pragma GCC unroll 16
+    for (int p = 0; p < PB; ++p) out[c][p] = acc[c][p];
 }
 
 // Writes (or adds) the gathered values, keeping only positions where the forward input was positive
