@@ -91,7 +91,7 @@ export const anyValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.anything({ withBigInt: true, withBoxedValues: true, withMap: true, withSet: true, withTypedArray: true, withSparseArray: true, withNullPrototype: true }),
   fc.constantFrom(NaN, Infinity, -Infinity, -0, 2 ** 31, -(2 ** 31), 2 ** 53, Number.MAX_VALUE, 1e-300, Symbol('s'), () => 1),
   fc.constant(cyclic()),
-  fc.constant(deep(5000)),
+  fc.constant(deep(300)),
 );
 
 function cyclic(): unknown {
