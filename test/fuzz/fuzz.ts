@@ -10,7 +10,7 @@ import type { ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { TegnasError } from '../../src/errors.js';
 
-const DEFAULT_RUNS = 200;
+const DEFAULT_RUNS = 300;
 
 function envInt(name: string): number | undefined {
   const v = process.env[name];
