@@ -331,3 +331,35 @@ test('native: patternStats, symmetricEigenvalues and solveLinear on valid and br
     }),
   );
 });
+
+test('native regressions: SharedArrayBuffer data, full int32 range, activation and class limits, zero-bit patterns', async (t) => {
+  const raw = rawBinding();
+  const plan: NetworkPlan = { version: 1, input: [1, 2, 2], params: [{ name: 'w.weight', shape: [3, 4], kind: 'linear-weight' }], nodes: [{ op: 'input' }, { op: 'linear', input: 0, weight: 0 }], output: 1 };
+  const net = new NativeNet(plan);
+  const p = values(12, 1) as Float32Array, x = values(8, 2) as Float32Array;
+  // Typed arrays over a SharedArrayBuffer read the same values (the addon used to fail with "Invalid argument").
+  const share = (a: Float32Array) => {
+    const s = new Float32Array(new SharedArrayBuffer(a.byteLength));
+    s.set(a);
+    return s;
+  };
+  t.deepEqual(Array.from(net.forward(share(p), share(x), 2)), Array.from(net.forward(p, x, 2)));
+  t.deepEqual(Array.from(new raw.Network(plan).forward(share(p), share(x), 2)), Array.from(net.forward(p, x, 2)));
+  // 2^31 - 1 is an integer (it used to be refused as "must be an integer").
+  t.deepEqual(new NativeNet({ ...plan, input: [2 ** 31 - 1, 1, 1], params: [], nodes: [{ op: 'input' }], output: 0 }).info.nodeShapes, [[2 ** 31 - 1, 1, 1]]);
+  // batch x largest node output over 2^31 - 1 values is refused before anything is read or allocated.
+  const wide = new raw.Network({ ...plan, input: [1, 2 ** 15, 2 ** 15], params: [], nodes: [{ op: 'input' }, { op: 'relu', input: 0 }], output: 1 });
+  t.throws(() => wide.forward(new Float32Array(0), new Float32Array(0), 2), { message: /batch 2 x the largest node output \(1073741824 values per sample\).*exceeds the engine's limit/ });
+  // A stray number of classes is refused instead of allocating batch x classes doubles.
+  const rn = new raw.Network(plan);
+  const y = Int32Array.from([0, 1]);
+  t.throws(() => rn.ntkIndicators(p, x, 2, y, x, 2, y, 1e9, Int32Array.from([0]), Int32Array.from([0])), { message: /classes must be at most 65536, got 1000000000/ });
+  assertClearError(t.throws(() => net.ntkIndicators(p, { x, batch: 2, val: { x, batch: 2, y, trainY: y, classes: 1e9 } }, [0], [0])), ['E_INPUT'], ['1000000000']);
+  // Labels are checked before the job starts: a synchronous error naming the label, also for the async call.
+  t.throws(() => rn.ntkIndicatorsAsync(p, x, 2, Int32Array.from([0, 7]), x, 2, y, 3, Int32Array.from([0]), Int32Array.from([0])), { message: /training labels\[1\] = 7 is outside 0..2/ });
+  // A plan without ReLU has zero-bit activation patterns (memcmp used to get null pointers: UB).
+  const r = net.linearRegions(Float64Array.from(p), Float64Array.from(x), 2, 1);
+  t.is(r.bits, 0);
+  t.is(r.regions, 1);
+  t.true(net.naswot(Float64Array.from(p), Float64Array.from(x), 2).singular);
+});
