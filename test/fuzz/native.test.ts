@@ -357,6 +357,10 @@ test('native regressions: SharedArrayBuffer data, full int32 range, activation a
   assertClearError(t.throws(() => net.ntkIndicators(p, { x, batch: 2, val: { x, batch: 2, y, trainY: y, classes: 1e9 } }, [0], [0])), ['E_INPUT'], ['1000000000']);
   // Labels are checked before the job starts: a synchronous error naming the label, also for the async call.
   t.throws(() => rn.ntkIndicatorsAsync(p, x, 2, Int32Array.from([0, 7]), x, 2, y, 3, Int32Array.from([0]), Int32Array.from([0])), { message: /training labels\[1\] = 7 is outside 0..2/ });
+  // A zero op with a stride near 2^31 (found by npm run test:fuzz: ceil(w / stride) overflowed an int).
+  const zero = new NativeNet({ version: 1, input: [1, 1, 2], params: [], nodes: [{ op: 'input' }, { op: 'zero', input: 0, channels: 1, stride: 2 ** 31 - 1 }], output: 1 });
+  t.deepEqual(zero.info.nodeShapes[1], [1, 1, 1]);
+  t.deepEqual(Array.from(zero.forward(new Float32Array(0), new Float32Array(2), 1)), [0]);
   // A plan without ReLU has zero-bit activation patterns (memcmp used to get null pointers: UB).
   const r = net.linearRegions(Float64Array.from(p), Float64Array.from(x), 2, 1);
   t.is(r.bits, 0);

@@ -68,8 +68,12 @@ function clone(plan: unknown): unknown {
 function corrupt(plan: NetworkPlan, where: number, which: number, v: unknown, del: boolean): NetworkPlan {
   const p = clone(plan) as unknown as Record<string, unknown> & { nodes: Record<string, unknown>[]; params: Record<string, unknown>[]; input: unknown[] };
   const set = (o: Record<string, unknown> | unknown[], k: string | number) => {
-    if (del) delete (o as Record<string, unknown>)[k];
-    else (o as Record<string, unknown>)[k] = v;
+    try {
+      if (del) delete (o as Record<string, unknown>)[k];
+      else (o as Record<string, unknown>)[k] = v;
+    } catch {
+      // a frozen or exotic value put there by an earlier edit: leave it
+    }
   };
   const obj = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object';
   const nodes = Array.isArray(p.nodes) ? p.nodes : [];
