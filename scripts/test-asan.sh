@@ -20,7 +20,9 @@ if [ ! -f "$libasan" ]; then
 fi
 npx cmake-js compile --out "$build" --CDTEGNAS_SANITIZE=ON --CDTEGNAS_CUDA=OFF >&2
 addon="$build/Release/tegnas.node"
-if ! ldd "$addon" | grep -q libasan; then
+# (ldd's output captured first: grep -q stops reading early, and pipefail would count ldd's SIGPIPE.)
+linked="$(ldd "$addon")"
+if ! grep -q libasan <<<"$linked"; then
   echo "$addon is not linked with AddressSanitizer (stale $build? remove it and rerun)" >&2
   exit 1
 fi
