@@ -137,6 +137,17 @@ const SPACE_SPECS: Record<SpaceName, SpaceSpec> = {
   },
 };
 
+/**
+ * The plans a Scorer builds for one architecture: the NTK network (cond, mse, NASWOT) and the thin network
+ * (linear regions), for `classes` outputs. Used to export the engine's checks (scripts/export-check-fixtures.ts).
+ */
+export function indicatorPlans(space: SpaceName, arch: Architecture, classes: number): { text: string; ntk: NetworkPlan; thin: NetworkPlan } {
+  const spec = SPACE_SPECS[space];
+  if (!spec) throw new TegnasError('E_INPUT', `space must be one of ${SPACES.join(', ')}, got ${JSON.stringify(space)}`);
+  const { text } = spec.normalise(arch);
+  return { text, ntk: spec.ntk(text, classes), thin: spec.thin(text, classes) };
+}
+
 /** The builder's input for a normalised NB201 text: an arch string, or op sets for a supernet text. */
 function nb201Selection(a: Architecture): Nb201Selection {
   if (typeof a === 'string' && a.includes(',')) {
