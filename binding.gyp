@@ -16,7 +16,8 @@
         "native/linalg/eigen.cc",
         "native/linalg/solve.cc",
         "native/metrics/patterns.cc",
-        "native/metrics/indicators.cc"
+        "native/metrics/indicators.cc",
+        "native/backend.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -18,4 +18,5 @@ set(TEGNAS_CPU_SOURCES
   native/linalg/solve.cc
   native/metrics/patterns.cc
   native/metrics/indicators.cc
+  native/backend.cc
 )
