@@ -4,6 +4,7 @@ import { DATASETS, type DatasetName } from '../data/datasets.js';
 import { SPACES, type SpaceName } from '../scoring/indicators.js';
 import { Scorer } from '../scoring/scorer.js';
 import { INIT_NAMES, type InitName } from '../weights/init.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../native.js';
 import { UsageError, choiceFlag, intFlag } from './args.js';
 
 export const SCORE_HELP = `tegnas score --arch TEXT [options]
@@ -19,6 +20,8 @@ export const SCORE_HELP = `tegnas score --arch TEXT [options]
   --weights FILE      safetensors with ntk.<r>.<name> and thin.<r>.<name> for r = 0..repeat-1
   --inputs FILE       safetensors with ntk.x, ntk.y, val.x, val.y, regions.x
   --threads N         engine threads (default: all cores)
+  --backend NAME      auto | cpu | cuda: where the indicators are computed (default auto: the GPU
+                      when the CUDA backend works here, see 'tegnas backend')
   --json              print one JSON object`;
 
 export async function scoreCommand(argv: string[]): Promise<void> {
@@ -35,6 +38,7 @@ export async function scoreCommand(argv: string[]): Promise<void> {
       weights: { type: 'string' },
       inputs: { type: 'string' },
       threads: { type: 'string' },
+      backend: { type: 'string' },
       json: { type: 'boolean' },
     },
     strict: true,
@@ -52,6 +56,7 @@ export async function scoreCommand(argv: string[]): Promise<void> {
     weights: values.weights,
     inputs: values.inputs,
     threads: values.threads === undefined ? undefined : intFlag('threads', values.threads, 1, 1, 1024),
+    backend: choiceFlag<BackendChoice>('backend', values.backend, 'auto', BACKEND_CHOICES),
   });
   const s = await scorer.score(values.arch);
   if (values.json) {
@@ -69,7 +74,7 @@ export async function scoreCommand(argv: string[]): Promise<void> {
       `params    ${s.params.toFixed(4)} M   flops ${s.flops.toFixed(2)} M   (evaluation network)`,
       `bad       ${s.bad ? `yes: ${s.badReason}` : 'no'}`,
       `repeats   ${s.repeats.map((r) => `[cond ${f(r.cond)}, mse ${f(r.mse)}, regions ${r.regions}]`).join(' ')}`,
-      `time      ${s.seconds.total.toFixed(2)} s (ntk ${s.seconds.ntk.toFixed(2)}, regions ${s.seconds.regions.toFixed(3)}, naswot ${s.seconds.naswot.toFixed(3)})`,
+      `time      ${s.seconds.total.toFixed(2)} s on the ${scorer.backend === 'cuda' ? 'GPU' : 'CPU'} (ntk ${s.seconds.ntk.toFixed(2)}, regions ${s.seconds.regions.toFixed(3)}, naswot ${s.seconds.naswot.toFixed(3)})`,
       '',
     ].join('\n'),
   );

@@ -10,6 +10,7 @@ import { Scorer, type ScorerOptions } from '../scoring/scorer.js';
 import { runSearch } from '../search/run.js';
 import { ALGOS, type AlgoName } from '../search/types.js';
 import { INIT_NAMES, type InitName } from '../weights/init.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../native.js';
 import { UsageError, choiceFlag, intFlag } from './args.js';
 import { progressPrinter } from './progress.js';
 
@@ -28,6 +29,8 @@ export const SEARCH_HELP = `tegnas search [options]
   --batch-size N      NTK batch (default 64; pruning: 72 NAS-Bench-201, 14 DARTS)
   --init NAME         ${INIT_NAMES.join(' | ')} (default: the reference's for the algorithm)
   --threads N         engine threads (default: all cores)
+  --backend NAME      auto | cpu | cuda: where the indicators are computed (default auto: the GPU
+                      when the CUDA backend works here, see 'tegnas backend')
   --db FILE           a score database ('tegnas precompute'): stored classes are read, not scored;
                       others are scored and added. Its options must match this search's
   --db-exact          use a stored score only if it was computed for that very arch, not another
@@ -59,6 +62,7 @@ export async function searchCommand(argv: string[]): Promise<void> {
       'batch-size': { type: 'string' },
       init: { type: 'string' },
       threads: { type: 'string' },
+      backend: { type: 'string' },
       db: { type: 'string' },
       'db-exact': { type: 'boolean' },
       out: { type: 'string' },
@@ -80,6 +84,7 @@ export async function searchCommand(argv: string[]): Promise<void> {
   const batchSize = intFlag('batch-size', values['batch-size'], algo === 'prune' ? (space === 'darts' ? 14 : 72) : 64, 2, 4096);
   const init = values.init === undefined ? undefined : choiceFlag<InitName>('init', values.init, 'torch-default', INIT_NAMES);
   const threads = values.threads === undefined ? undefined : intFlag('threads', values.threads, 1, 1, 1024);
+  const backend = choiceFlag<BackendChoice>('backend', values.backend, 'auto', BACKEND_CHOICES);
   const dataDir = values['data-dir'];
   if (dataDir !== undefined && (!existsSync(dataDir) || !statSync(dataDir).isDirectory()))
     throw new UsageError(`--data-dir ${dataDir} is not a readable folder`);
@@ -93,7 +98,7 @@ export async function searchCommand(argv: string[]): Promise<void> {
   }
   if (values['db-exact'] && db === undefined) throw new UsageError('--db-exact needs --db FILE');
 
-  const base: ScorerOptions = { space, dataset, dataDir, seed, repeat, batchSize, threads };
+  const base: ScorerOptions = { space, dataset, dataDir, seed, repeat, batchSize, threads, backend };
   // The score database belongs to the TEG scorer (pruning's per-round scorers use other seeds and inits);
   // a database made with other options is refused here, before the search starts.
   const teg = new Scorer({ ...base, batchSize: algo === 'prune' ? 64 : batchSize, init: init ?? 'torch-default', db, dbExact: values['db-exact'] });
