@@ -479,6 +479,7 @@ std::unique_ptr<Backend> create(std::string& why, BackendDetails& details) {
   details.emplace_back("abiCheck", tegnas_cuda_abi_checked);
   // The driver library: without it there is nothing to try (and the runtime's own error, "driver
   // version is insufficient", would mislead).
+#ifndef TEGNAS_CUDA_EMULATION
   dlerror();
   void* drv_lib = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
   if (!drv_lib) {
@@ -486,6 +487,9 @@ std::unique_ptr<Backend> create(std::string& why, BackendDetails& details) {
     why = std::string("no NVIDIA driver: ") + (e ? e : "libcuda.so.1 cannot be loaded");
     return nullptr;
   }
+#else
+  details.emplace_back("emulation", "host emulation of the CUDA runtime, cuBLAS and cuSOLVER (native/cuda/emu): not a GPU");
+#endif
   int drv = 0;
   if (cudaDriverGetVersion(&drv) == cudaSuccess) details.emplace_back("driver", version_text(drv));
   int n = 0;

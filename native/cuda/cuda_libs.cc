@@ -107,7 +107,14 @@ bool sym(void* lib, const char* name, const std::string& file, F& out, std::stri
 
 }  // namespace
 
+#ifdef TEGNAS_CUDA_EMULATION
+Libs emulated_libs();  // emu/emu_runtime.cc
+#endif
+
 Libs load_libs() {
+#ifdef TEGNAS_CUDA_EMULATION
+  return emulated_libs();
+#endif
   Libs L;
   const Names n = names_for_build();
   bool overridden = false;

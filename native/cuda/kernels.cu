@@ -6,6 +6,12 @@
 
 #include "kernels.h"
 
+// A kernel launch. Under TEGNAS_CUDA_EMULATION (native/cuda/emu: these kernels compiled as C++ and run
+// on the host, one thread per block, to test the backend's logic where there is no GPU) a loop.
+#ifndef TEGNAS_GO
+#define TEGNAS_GO(kernel, grid, block, stream, ...) kernel<<<(grid), (block), 0, (stream)>>>(__VA_ARGS__)
+#endif
+
 namespace tegnas {
 namespace cuda {
 
@@ -29,12 +35,12 @@ void check_launch(const char* what) {
 #define TEGNAS_GRID_LOOP(i, n) \
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < (n); i += static_cast<long long>(gridDim.x) * blockDim.x)
 
-// Launches kernel<<<blocks_for(n), kThreads, 0, st>>>(args...) unless n == 0, then checks the launch.
+// Launches kernel over blocks_for(n) blocks of kThreads unless n == 0, then checks the launch.
 #define TEGNAS_LAUNCH(kernel, n, st, ...)                          \
   do {                                                             \
     const long long tegnas_n_ = (n);                               \
     if (tegnas_n_ > 0) {                                           \
-      kernel<<<blocks_for(tegnas_n_), kThreads, 0, (st)>>>(__VA_ARGS__); \
+      TEGNAS_GO(kernel, blocks_for(tegnas_n_), kThreads, (st), __VA_ARGS__); \
       check_launch(#kernel);                                       \
     }                                                              \
   } while (0)
@@ -44,7 +50,7 @@ __device__ double block_sum(double v) {
   __shared__ double buf[kThreads];
   buf[threadIdx.x] = v;
   __syncthreads();
-  for (int s = kThreads / 2; s > 0; s >>= 1) {
+  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {  // blockDim.x: a power of two <= kThreads
     if (threadIdx.x < s) buf[threadIdx.x] += buf[threadIdx.x + s];
     __syncthreads();
   }
@@ -57,7 +63,7 @@ __device__ double block_max(double v) {
   __shared__ double buf[kThreads];
   buf[threadIdx.x] = v;
   __syncthreads();
-  for (int s = kThreads / 2; s > 0; s >>= 1) {
+  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
     if (threadIdx.x < s) buf[threadIdx.x] = fmax(buf[threadIdx.x], buf[threadIdx.x + s]);
     __syncthreads();
   }
@@ -545,7 +551,7 @@ void probe_kernel(cudaStream_t st) {
   int h = 0;
   cudaError_t e = cudaMemsetAsync(d, 0, sizeof(int), st);
   if (e == cudaSuccess) {
-    probe_k<<<1, 32, 0, st>>>(d);
+    TEGNAS_GO(probe_k, 1, 32, st, d);
     e = cudaGetLastError();
   }
   if (e == cudaSuccess) e = cudaMemcpyAsync(&h, d, sizeof(int), cudaMemcpyDeviceToHost, st);
@@ -580,21 +586,21 @@ void conv_dgrad(const T* w, const T* dy, T* dx, const ConvDims& g, int N, int S,
 template <typename T>
 void channel_sums(const T* dy, T* out, long long stride, int S, int C, long long plane, cudaStream_t st) {
   if (S <= 0 || C <= 0) return;
-  channel_sums_k<T><<<static_cast<unsigned>(S) * C, kThreads, 0, st>>>(dy, out, stride, C, plane);
+  TEGNAS_GO(channel_sums_k<T>, static_cast<unsigned>(S) * C, kThreads, st, dy, out, stride, C, plane);
   check_launch("channel_sums");
 }
 template <typename T>
 void bn_forward(const T* x, const T* gamma, const T* beta, double eps, T* y, T* xhat, T* invstd, int C, long long plane,
                 cudaStream_t st) {
   if (C <= 0) return;
-  bn_forward_k<T><<<static_cast<unsigned>(C), kThreads, 0, st>>>(x, gamma, beta, eps, y, xhat, invstd, plane);
+  TEGNAS_GO(bn_forward_k<T>, static_cast<unsigned>(C), kThreads, st, x, gamma, beta, eps, y, xhat, invstd, plane);
   check_launch("bn_forward");
 }
 template <typename T>
 void bn_backward_sums(const T* dy, const T* xhat, double* sdy, double* sdyx, T* dgamma, T* dbeta, long long stride, int S, int C,
                       long long plane, cudaStream_t st) {
   if (S <= 0 || C <= 0) return;
-  bn_backward_sums_k<T><<<static_cast<unsigned>(S) * C, kThreads, 0, st>>>(dy, xhat, sdy, sdyx, dgamma, dbeta, stride, C, plane);
+  TEGNAS_GO(bn_backward_sums_k<T>, static_cast<unsigned>(S) * C, kThreads, st, dy, xhat, sdy, sdyx, dgamma, dbeta, stride, C, plane);
   check_launch("bn_backward_sums");
 }
 template <typename T>
@@ -675,24 +681,24 @@ void gather_columns(const double* in, int rows, long long ld, const long long* c
   TEGNAS_LAUNCH(gather_columns_k, rows * ncols, st, in, rows, ld, cols, ncols, out);
 }
 void sum_all(const double* a, long long n, double* out, cudaStream_t st) {
-  sum_all_k<<<1, kThreads, 0, st>>>(a, n, out);
+  TEGNAS_GO(sum_all_k, 1, kThreads, st, a, n, out);
   check_launch("sum_all");
 }
 void max_abs(const double* a, long long n, double* out, cudaStream_t st) {
-  max_abs_k<<<1, kThreads, 0, st>>>(a, n, out);
+  TEGNAS_GO(max_abs_k, 1, kThreads, st, a, n, out);
   check_launch("max_abs");
 }
 void any_nonfinite(const double* a, long long n, int* flag, cudaStream_t st) {
-  any_nonfinite_k<<<1, kThreads, 0, st>>>(a, n, flag);
+  TEGNAS_GO(any_nonfinite_k, 1, kThreads, st, a, n, flag);
   check_launch("any_nonfinite");
 }
 void squared_error(const double* a, const double* b, long long n, double divisor, double* out, cudaStream_t st) {
-  squared_error_k<<<1, kThreads, 0, st>>>(a, b, n, divisor, out);
+  TEGNAS_GO(squared_error_k, 1, kThreads, st, a, b, n, divisor, out);
   check_launch("squared_error");
 }
 void lu_verdict(const double* lu, int n, int lda, const int* info, const double* scale, int* singular, double* logdet,
                 cudaStream_t st) {
-  lu_verdict_k<<<1, 1, 0, st>>>(lu, n, lda, info, scale, singular, logdet);
+  TEGNAS_GO(lu_verdict_k, 1, 1, st, lu, n, lda, info, scale, singular, logdet);
   check_launch("lu_verdict");
 }
 template <typename T>
