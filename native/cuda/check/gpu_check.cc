@@ -1,6 +1,7 @@
 // tegnas-gpu-check: the CPU and CUDA backends side by side, without Node.
 //
 //   tegnas-gpu-check [--cases bench/gpu-cases.json] [--root DIR] [--out DIR] [--runs N] [--quick]
+//                    [--only NAME[,NAME...]] [--no-timing]
 //   tegnas-gpu-check --libs        only load cuBLAS / cuSOLVER and say what was found
 //
 // 1. every op (forward and per-sample gradients) on small networks, float64 and float32;
@@ -321,7 +322,12 @@ struct CaseRow {
   bool ok = true;
 };
 
-std::vector<CaseRow> check_fixtures(Backend& cpu, Backend& gpu, std::vector<Space>& spaces, int threads, bool quick, Tally& tally) {
+bool selected(const std::vector<std::string>& only, const std::string& name) {
+  return only.empty() || std::find(only.begin(), only.end(), name) != only.end();
+}
+
+std::vector<CaseRow> check_fixtures(Backend& cpu, Backend& gpu, std::vector<Space>& spaces, int threads, bool quick,
+                                    const std::vector<std::string>& only, Tally& tally) {
   std::vector<CaseRow> rows;
   say("");
   say("2. indicator fixtures: every repeat on CPU and GPU (float32 NTK, float64 regions), and both against the");
@@ -330,6 +336,7 @@ std::vector<CaseRow> check_fixtures(Backend& cpu, Backend& gpu, std::vector<Spac
   say("   exact; float64 (first repeat): GPU vs CPU within 1e-3 (printed: the largest relative difference).");
   for (Space& s : spaces) {
     for (const Json& c : s.json.at("cases").array()) {
+      if (!selected(only, c.at("name").string())) continue;
       CaseRow row;
       row.space = s.name;
       row.name = c.at("name").string();
@@ -511,7 +518,8 @@ void write_file(const std::string& path, const std::string& text) {
 
 int main(int argc, char** argv) {
   std::string cases = "bench/gpu-cases.json", root = ".", out;
-  bool quick = false, libs_only = false;
+  bool quick = false, libs_only = false, timing = true;
+  std::vector<std::string> only;
   int runs = 3;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -527,9 +535,23 @@ int main(int argc, char** argv) {
     else if (a == "--out") out = next();
     else if (a == "--runs") runs = std::max(1, std::atoi(next().c_str()));
     else if (a == "--quick") quick = true;
+    else if (a == "--no-timing") timing = false;
+    else if (a == "--only") {
+      std::string list = next(), cur;
+      for (char ch : list + ",") {
+        if (ch == ',') {
+          if (!cur.empty()) only.push_back(cur);
+          cur.clear();
+        } else {
+          cur += ch;
+        }
+      }
+    }
     else if (a == "--libs") libs_only = true;
     else if (a == "--help" || a == "-h") {
-      std::cout << "usage: tegnas-gpu-check [--cases bench/gpu-cases.json] [--root DIR] [--out DIR] [--runs N] [--quick] | --libs\n";
+      std::cout << "usage: tegnas-gpu-check [--cases bench/gpu-cases.json] [--root DIR] [--out DIR] [--runs N] [--quick]\n"
+                   "                        [--only NAME[,NAME...]] [--no-timing]\n"
+                   "       tegnas-gpu-check --libs\n";
       return 0;
     } else {
       std::cerr << "tegnas-gpu-check: unknown argument " << a << " (--help)\n";
@@ -602,7 +624,7 @@ int main(int argc, char** argv) {
       load_space(s, root);
       spaces.push_back(std::move(s));
     }
-    const std::vector<CaseRow> rows = check_fixtures(cpu, *gpu, spaces, threads, quick, tally);
+    const std::vector<CaseRow> rows = check_fixtures(cpu, *gpu, spaces, threads, quick, only, tally);
     json << ",\"fixtures\":[";
     for (size_t i = 0; i < rows.size(); ++i) {
       json << (i ? "," : "") << "{\"space\":" << jstr(rows[i].space) << ",\"name\":" << jstr(rows[i].name) << ",\"arch\":"
@@ -614,7 +636,7 @@ int main(int argc, char** argv) {
     json << "]";
 
     for (Space& s : spaces)
-      if (s.name == "nas-bench-201") {
+      if (timing && s.name == "nas-bench-201") {
         const std::vector<Timing> ts = time_bench(cpu, *gpu, s, threads, quick ? 1 : runs);
         json << ",\"timing\":{\"cpuThreads\":" << threads << ",\"archs\":[";
         for (size_t i = 0; i < ts.size(); ++i)
