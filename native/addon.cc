@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <sstream>
 #include <thread>
 
+#include "backend.h"
 #include "graph/executor.h"
 #include "graph/plan.h"
 #include "metrics/indicators.h"
@@ -24,7 +26,7 @@
 #endif
 
 #ifdef TEGNAS_WITH_CUDA
-extern "C" int tegnas_cuda_device_count(const char** error);
+#include "cuda/cuda_backend.h"
 #endif
 
 namespace tegnas {
@@ -291,6 +293,14 @@ void check_param_indices(const Plan& plan, const std::vector<int>& idx, const ch
   }
 }
 
+// The backend named by an optional string argument ("cpu" when absent): "cpu", "cuda" or "auto".
+// Throws EngineError naming why when a named backend cannot be used.
+Backend* backend_arg(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || info[index].IsUndefined() || info[index].IsNull()) return &cpu_backend();
+  if (!info[index].IsString()) throw EngineError("backend (argument " + std::to_string(index + 1) + ") must be 'cpu', 'cuda' or 'auto'");
+  return &resolve_backend(info[index].As<Napi::String>().Utf8Value());
+}
+
 int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 template <typename T>
@@ -359,9 +369,10 @@ struct NtkJob {
   std::vector<int> y, vy, weights, cells;
   int B = 0, Bv = 0, classes = 0, threads = 1;
   bool naswot = false;
+  Backend* backend = nullptr;
   NtkResult result;
 
-  // (params, x, batch, y, vx|null, vbatch, vy, classes, weights, cells, threads?, naswot?)
+  // (params, x, batch, y, vx|null, vbatch, vy, classes, weights, cells, threads?, naswot?, backend?)
   void prepare(const Napi::CallbackInfo& info, const std::shared_ptr<const Plan>& pl) {
     plan = pl;
     if (info.Length() < 10) throw EngineError("ntkIndicators(params, x, batch, y, vx, vbatch, vy, classes, weights, cells, threads?): ten arguments are required");
@@ -385,6 +396,7 @@ struct NtkJob {
       if (!info[11].IsBoolean()) throw EngineError("naswot (argument 12) must be a boolean");
       naswot = info[11].As<Napi::Boolean>().Value();
     }
+    backend = backend_arg(info, 12);
     if (!info[4].IsNull() && !info[4].IsUndefined()) {
       const napi_typedarray_type want = f64 ? napi_float64_array : napi_float32_array;
       if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != want)
@@ -409,7 +421,7 @@ struct NtkJob {
     in.x = x.data(); in.B = B; in.y = y.empty() ? nullptr : y.data();
     in.vx = vx.empty() ? nullptr : vx.data(); in.Bv = Bv; in.vy = vy.empty() ? nullptr : vy.data(); in.classes = classes;
     in.naswot = naswot;
-    result = ntk_indicators(*plan, p.data(), in, weights, cells, threads);
+    result = backend->ntk_indicators(*plan, p.data(), in, weights, cells, threads);
   }
   void run() {
     if (f64) run_as(params64, x64, vx64);
@@ -658,7 +670,7 @@ class Network : public Napi::ObjectWrap<Network> {
 
   Napi::Value NtkAsync(const Napi::CallbackInfo& info) { return run_job<NtkJob>(info, true, 10, "ntkIndicatorsAsync: ten arguments are required"); }
 
-  // linearRegions(params, x, batch, batches) -> { regions, bits, inputs }, in the inputs' precision.
+  // linearRegions(params, x, batch, batches, backend?) -> { regions, bits, inputs }, in the inputs' precision.
   Napi::Value Regions(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (info.Length() < 4) throw EngineError("linearRegions(params, x, batch, batches): four arguments are required");
@@ -667,12 +679,13 @@ class Network : public Napi::ObjectWrap<Network> {
       check_activation_size(*plan_, batch, "linearRegions");
       if (static_cast<size_t>(batch) * batches > 2147483647u)
         throw EngineError("linearRegions: batch " + std::to_string(batch) + " x batches " + std::to_string(batches) + " exceeds 2^31 - 1 inputs");
+      Backend* backend = backend_arg(info, 4);
       const size_t per = static_cast<size_t>(plan_->in_c) * plan_->in_h * plan_->in_w;
       auto run = [&](auto tag) {
         using T = decltype(tag);
         std::vector<T> p = copy_checked<T>(info[0].As<Napi::TypedArray>(), plan_->total_params, "params");
         std::vector<T> x = copy_checked<T>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(batch) * batches * per, "input");
-        return linear_regions(*plan_, p.data(), x.data(), batch, batches);
+        return backend->linear_regions(*plan_, p.data(), x.data(), batch, batches);
       };
       RegionResult r = f64 ? run(double()) : run(float());
       Napi::Object o = Napi::Object::New(info.Env());
@@ -683,19 +696,20 @@ class Network : public Napi::ObjectWrap<Network> {
     });
   }
 
-  // naswot(params, x, batch) -> { logdet (null when singular), singular, bits }
+  // naswot(params, x, batch, backend?) -> { logdet (null when singular), singular, bits }
   Napi::Value Naswot(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (info.Length() < 3) throw EngineError("naswot(params, x, batch): three arguments are required");
       const bool f64 = float64_of(info[0], info[1]);
       const int batch = checked_batch(info[2]);
       check_activation_size(*plan_, batch, "naswot");
+      Backend* backend = backend_arg(info, 3);
       const size_t per = static_cast<size_t>(plan_->in_c) * plan_->in_h * plan_->in_w;
       auto run = [&](auto tag) {
         using T = decltype(tag);
         std::vector<T> p = copy_checked<T>(info[0].As<Napi::TypedArray>(), plan_->total_params, "params");
         std::vector<T> x = copy_checked<T>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(batch) * per, "input");
-        return naswot(*plan_, p.data(), x.data(), batch);
+        return backend->naswot(*plan_, p.data(), x.data(), batch);
       };
       NaswotResult r = f64 ? run(double()) : run(float());
       Napi::Object o = Napi::Object::New(info.Env());
@@ -707,21 +721,38 @@ class Network : public Napi::ObjectWrap<Network> {
   }
 };
 
+// What the addon was built with, which backends it has, and for each one that cannot be used, why.
+// Asking creates the CUDA backend if it was not created yet (driver, device, libraries, self-test).
 Napi::Object BackendInfo(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("cpu", Napi::Boolean::New(env, true));
+  Napi::Array names = Napi::Array::New(env);
+  uint32_t k = 0;
+  for (const std::string& n : backend_names()) names.Set(k++, Napi::String::New(env, n));
+  o.Set("backends", names);
 #ifdef TEGNAS_WITH_CUDA
   o.Set("cudaBuilt", Napi::Boolean::New(env, true));
-  const char* err = nullptr;
-  const int devices = tegnas_cuda_device_count(&err);
-  o.Set("cudaDevices", Napi::Number::New(env, devices));
-  const std::string why = devices > 0 ? "a CUDA device is present, but the GPU engine is not implemented yet; using the CPU"
-                                      : std::string("no usable CUDA device: ") + (err ? err : "device count is 0");
-  o.Set("cudaReason", Napi::String::New(env, why));
+  std::string why;
+  const bool usable = find_backend("cuda", &why) != nullptr;
+  Napi::Object details = Napi::Object::New(env);
+  std::string name, cc;
+  for (const auto& kv : backend_details("cuda")) {
+    details.Set(kv.first, Napi::String::New(env, kv.second));
+    if (kv.first == "name") name = kv.second;
+    if (kv.first == "computeCapability") cc = kv.second;
+    if (kv.first == "devices") o.Set("cudaDevices", Napi::Number::New(env, std::atof(kv.second.c_str())));
+  }
+  if (!details.Has("devices")) o.Set("cudaDevices", Napi::Number::New(env, 0));
+  o.Set("cudaAvailable", Napi::Boolean::New(env, usable));
+  o.Set("cudaReason", Napi::String::New(env, usable ? "the GPU is used: " + name + " (compute capability " + cc + "), self-test against the CPU passed" : why));
+  o.Set("cuda", details);
 #else
   o.Set("cudaBuilt", Napi::Boolean::New(env, false));
-  o.Set("cudaReason", Napi::String::New(env, "built without CUDA (TEGNAS_CUDA=OFF or nvcc not found)"));
+  o.Set("cudaAvailable", Napi::Boolean::New(env, false));
+  o.Set("cudaDevices", Napi::Number::New(env, 0));
+  o.Set("cudaReason", Napi::String::New(env, "built without CUDA (TEGNAS_CUDA=OFF, nvcc not found, or the CPU-only node-gyp build)"));
 #endif
+  o.Set("auto", Napi::String::New(env, resolve_backend("auto").name()));
   o.Set("threads", Napi::Number::New(env, default_threads()));
   return o;
 }
@@ -820,6 +851,9 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
+#ifdef TEGNAS_WITH_CUDA
+  cuda::register_backend();
+#endif
   exports.Set("symmetricEigenvalues", Napi::Function::New(env, SymEig));
   exports.Set("solveLinear", Napi::Function::New(env, SolveLinear));
   exports.Set("patternStats", Napi::Function::New(env, PatternStats));
@@ -839,7 +873,9 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
       return o;
     });
   }));
-  exports.Set("backendInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return BackendInfo(info.Env()); }));
+  exports.Set("backendInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value { return BackendInfo(info.Env()); });
+  }));
   return exports;
 }
 

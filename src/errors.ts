@@ -9,6 +9,8 @@
  * - `E_ARCH`: an invalid architecture;
  * - `E_DATA`: a dataset file is missing, truncated or corrupt;
  * - `E_NATIVE`: the native engine failed or is missing.
+ * - `E_BACKEND`: a compute backend was asked for that cannot be used here (`backend: 'cuda'` without a
+ *   working GPU); the message says why.
  * - `E_DB`: a score database cannot be opened, is in use, or was made with other options.
  * - `E_JOURNAL`: a search journal cannot be read or written, is corrupt, or belongs to another search.
  */

@@ -12,13 +12,33 @@ import type { NetworkPlan } from './plan/types.js';
 /** A float precision the engine runs in; float64 exists for gradient checks. */
 export type FloatArray = Float32Array | Float64Array;
 
+/** Where the engine runs: `auto` is the GPU when the CUDA backend works here, else the CPU. */
+export type BackendChoice = 'auto' | 'cpu' | 'cuda';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'cpu', 'cuda'];
+/** A backend that actually runs. */
+export type BackendName = 'cpu' | 'cuda';
+
 export interface BackendInfo {
   cpu: true;
+  /** Backends compiled into this binary ('cpu' first). */
+  backends: string[];
   /** Whether this binary was compiled with the CUDA backend. */
   cudaBuilt: boolean;
-  /** Why the GPU is not used (no driver, no device, not built...). */
+  /** Whether the CUDA backend works here (driver, device, cuBLAS/cuSOLVER, self-test against the CPU). */
+  cudaAvailable: boolean;
+  /**
+   * Why the GPU is not used (not built, no driver, no device, a library not found with the loader's
+   * error text, the self-test failed...), or which GPU is used.
+   */
   cudaReason: string;
-  cudaDevices?: number;
+  cudaDevices: number;
+  /**
+   * What the CUDA backend found, as far as it got: runtime, architectures, abiCheck, driver, devices,
+   * device, name, computeCapability, memory (bytes), cublas, cusolver (files loaded), selfTest.
+   */
+  cuda?: Record<string, string>;
+  /** The backend `auto` picks. */
+  auto: BackendName;
   /** Threads the CPU engine uses by default (hardware concurrency). */
   threads: number;
 }
@@ -108,8 +128,8 @@ interface NativeNetwork {
   ): Promise<PerSampleResult<A>>;
   ntkIndicators(...args: NtkArgs): NtkIndicatorResult;
   ntkIndicatorsAsync(...args: NtkArgs): Promise<NtkIndicatorResult>;
-  linearRegions(params: FloatArray, input: FloatArray, batch: number, batches: number): RegionCount;
-  naswot(params: FloatArray, input: FloatArray, batch: number): NaswotResult;
+  linearRegions(params: FloatArray, input: FloatArray, batch: number, batches: number, backend?: BackendName): RegionCount;
+  naswot(params: FloatArray, input: FloatArray, batch: number, backend?: BackendName): NaswotResult;
 }
 
 type NtkArgs = [
@@ -125,6 +145,7 @@ type NtkArgs = [
   cells: Int32Array,
   threads?: number,
   naswot?: boolean,
+  backend?: BackendName,
 ];
 
 /** The batches of one NTK evaluation. Without `val`, only the condition number is computed. */
@@ -202,9 +223,27 @@ export function nativeVersion(): string {
   return load().version;
 }
 
-/** What the addon was built with and which backend it will use. */
+/**
+ * What the addon was built with, which backend `auto` uses, and why the GPU is not used. The first
+ * call creates the CUDA backend where it was built in (it finds the driver and a device, loads cuBLAS
+ * and cuSOLVER, and checks itself against the CPU engine on a small network).
+ */
 export function backendInfo(): BackendInfo {
-  return load().backendInfo();
+  return wrap('backendInfo', () => load().backendInfo());
+}
+
+/**
+ * The backend a choice runs on: `cpu`, `cuda`, or for `auto` the GPU when it works, else the CPU.
+ * Throws TegnasError `E_BACKEND` naming the reason when `cuda` is asked for and cannot be used.
+ */
+export function resolveBackend(choice: BackendChoice = 'auto'): BackendName {
+  if (!BACKEND_CHOICES.includes(choice))
+    throw new TegnasError('E_INPUT', `backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(choice)}`);
+  if (choice === 'cpu') return 'cpu';
+  const info = backendInfo();
+  if (choice === 'auto') return info.auto;
+  if (!info.cudaAvailable) throw new TegnasError('E_BACKEND', `backend 'cuda' cannot be used: ${info.cudaReason}`);
+  return 'cuda';
 }
 
 /** Measured float32 multiply-add throughput of this CPU (for benchmarks). */
@@ -434,7 +473,7 @@ export class NativeNet {
     }
   }
 
-  #ntkArgs(params: FloatArray, b: NtkBatches, weights: number[], cells: number[], threads?: number): NtkArgs {
+  #ntkArgs(params: FloatArray, b: NtkBatches, weights: number[], cells: number[], threads?: number, backend: BackendChoice = 'cpu'): NtkArgs {
     const what = 'ntkIndicators';
     if (typeof b !== 'object' || b === null) inputError(`${what}: the batches must be an object { x, batch, val? }, got ${showValue(b, 60)}`);
     this.#checkRun(what, params, b.x, b.batch);
@@ -444,7 +483,7 @@ export class NativeNet {
     const v = b.val;
     if (b.naswot !== undefined && typeof b.naswot !== 'boolean') inputError(`${what}: naswot must be a boolean, got ${showValue(b.naswot, 60)}`);
     const naswot = b.naswot ?? false;
-    if (v === undefined || v === null) return [params, b.x, b.batch, null, null, 0, null, 0, w, c, t, naswot];
+    if (v === undefined || v === null) return [params, b.x, b.batch, null, null, 0, null, 0, w, c, t, naswot, resolveBackend(backend)];
     if (typeof v !== 'object') inputError(`${what}: val must be an object { x, batch, y, trainY, classes }, got ${showValue(v, 60)}`);
     const vb = this.#checkRun(what, params, v.x, v.batch, 1, 'validation input');
     const classes = countOf(`${what}: classes`, v.classes, MAX_CLASSES);
@@ -460,17 +499,27 @@ export class NativeNet {
     const y = labels('validation labels', v.y, vb);
     const inW = new Set(w);
     for (const k of c) if (!inW.has(k)) inputError(`${what}: cell parameter ${k} is not among the NTK parameters; expected the cell parameters to be a subset of them`);
-    return [params, b.x, b.batch, trainY, v.x, vb, y, classes, w, c, t, naswot];
+    return [params, b.x, b.batch, trainY, v.x, vb, y, classes, w, c, t, naswot, resolveBackend(backend)];
   }
 
-  /** NTK condition number (gradients of `weights`) and, with a validation batch, the regression error (gradients of `cells`). */
-  ntkIndicators(params: FloatArray, b: NtkBatches, weights: number[], cells: number[], threads?: number): NtkIndicatorResult {
-    const args = this.#ntkArgs(params, b, weights, cells, threads);
+  /**
+   * NTK condition number (gradients of `weights`) and, with a validation batch, the regression error
+   * (gradients of `cells`), on `backend` (default cpu; `threads` is for the CPU).
+   */
+  ntkIndicators(params: FloatArray, b: NtkBatches, weights: number[], cells: number[], threads?: number, backend?: BackendChoice): NtkIndicatorResult {
+    const args = this.#ntkArgs(params, b, weights, cells, threads, backend);
     return wrap('ntkIndicators', () => this.#net.ntkIndicators(...args));
   }
 
-  async ntkIndicatorsAsync(params: FloatArray, b: NtkBatches, weights: number[], cells: number[], threads?: number): Promise<NtkIndicatorResult> {
-    const args = this.#ntkArgs(params, b, weights, cells, threads);
+  async ntkIndicatorsAsync(
+    params: FloatArray,
+    b: NtkBatches,
+    weights: number[],
+    cells: number[],
+    threads?: number,
+    backend?: BackendChoice,
+  ): Promise<NtkIndicatorResult> {
+    const args = this.#ntkArgs(params, b, weights, cells, threads, backend);
     let p: Promise<NtkIndicatorResult>;
     try {
       p = this.#net.ntkIndicatorsAsync(...args);
@@ -485,16 +534,18 @@ export class NativeNet {
   }
 
   /** Distinct activation patterns over `batches` forward passes of `batch` inputs each (BN statistics per pass). */
-  linearRegions(params: FloatArray, x: FloatArray, batch: number, batches: number): RegionCount {
+  linearRegions(params: FloatArray, x: FloatArray, batch: number, batches: number, backend?: BackendChoice): RegionCount {
     const nb = countOf('linearRegions: batches', batches);
     if (typeof batch === 'number' && Number.isInteger(batch) && batch * nb > MAX_COUNT)
       inputError(`linearRegions: batch ${batch} x batches ${nb} exceeds 2^31 - 1 inputs`);
     this.#checkRun('linearRegions', params, x, batch, nb);
-    return wrap('linearRegions', () => this.#net.linearRegions(params, x, batch, batches));
+    const b = resolveBackend(backend ?? 'cpu');
+    return wrap('linearRegions', () => this.#net.linearRegions(params, x, batch, batches, b));
   }
 
-  naswot(params: FloatArray, x: FloatArray, batch: number): NaswotResult {
+  naswot(params: FloatArray, x: FloatArray, batch: number, backend?: BackendChoice): NaswotResult {
     this.#checkRun('naswot', params, x, batch);
-    return wrap('naswot', () => this.#net.naswot(params, x, batch));
+    const b = resolveBackend(backend ?? 'cpu');
+    return wrap('naswot', () => this.#net.naswot(params, x, batch, b));
   }
 }

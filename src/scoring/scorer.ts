@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { type IndicatorBatches, batchesFromInputsFile, indicatorBatches } from '../data/batches.js';
 import { type DatasetName, datasetInfo } from '../data/datasets.js';
 import { TegnasError } from '../errors.js';
-import { type FloatArray, NativeNet, nativeVersion } from '../native.js';
+import { BACKEND_CHOICES, type BackendChoice, type BackendName, type FloatArray, NativeNet, nativeVersion, resolveBackend } from '../native.js';
 import { paramGroupIndices } from '../network.js';
 import { Network } from '../network.js';
 import { type DartsSelection, type DartsSupernetSelection, buildDartsNetwork, dartsEdgeSets } from '../plan/darts-network.js';
@@ -43,8 +43,16 @@ export interface ScorerOptions {
   inputs?: string;
   /** Batches given directly (instead of `dataset` / `inputs`). */
   batches?: IndicatorBatches;
-  /** Native threads (default: all cores). */
+  /** Native threads of the CPU backend (default: all cores). */
   threads?: number;
+  /**
+   * Where the indicators are computed: `cpu`, `cuda` (TegnasError `E_BACKEND` from the constructor,
+   * naming the reason, when the GPU cannot be used), or `auto` (default): the GPU when the addon was
+   * built with CUDA and its backend works here (see backendInfo()), else the CPU. The two agree to
+   * rounding (float32: about 1e-6 relative in the gradients); a score database does not record which
+   * one computed a score.
+   */
+  backend?: BackendChoice;
   /** Compute the regression error (default true). */
   mse?: boolean;
   /** Compute NASWOT (default true). */
@@ -180,6 +188,8 @@ export class Scorer {
   readonly batches: IndicatorBatches;
   readonly classes: number;
   readonly options: Readonly<ScorerOptions>;
+  /** The backend this scorer runs on (`auto` resolved). */
+  readonly backend: BackendName;
   readonly #spec: SpaceSpec;
   readonly #ntkParams: FloatArray[] = [];
   readonly #thinParams: Float64Array[] = [];
@@ -206,6 +216,9 @@ export class Scorer {
     for (const [n, v] of [['init', init], ['thinInit', thinInit]] as const)
       if (!INIT_NAMES.includes(v)) throw new TegnasError('E_INPUT', `${n} must be one of ${INIT_NAMES.join(', ')}, got ${JSON.stringify(v)}`);
     if (options.threads !== undefined) checkInt('threads', options.threads, 1, 1024);
+    if (options.backend !== undefined && !BACKEND_CHOICES.includes(options.backend))
+      throw new TegnasError('E_INPUT', `backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(options.backend)}`);
+    this.backend = resolveBackend(options.backend ?? 'auto');
 
     this.batches =
       options.batches ??
@@ -432,11 +445,12 @@ export class Scorer {
         weights,
         cells,
         threads,
+        this.backend,
       );
       seconds.ntk += (performance.now() - t) / 1000;
       t = performance.now();
       const regionBatch = b.regionBatchSize;
-      const reg = thin.linearRegions(this.#thinParams[r], this.#regionsX, regionBatch, b.regions.count / regionBatch);
+      const reg = thin.linearRegions(this.#thinParams[r], this.#regionsX, regionBatch, b.regions.count / regionBatch, this.backend);
       seconds.regions += (performance.now() - t) / 1000;
       // NASWOT comes from the NTK forward pass; its time is part of seconds.ntk.
       const nw = res.naswot ?? { logdet: null };
@@ -485,6 +499,17 @@ export class Scorer {
 const DEFAULT_NB201 = '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|';
 const DEFAULT_DARTS =
   "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])";
+
+/**
+ * The NTK and thin-network plans a scorer of `space` builds for an architecture (for tools that run the
+ * engine outside a Scorer, e.g. bench/export-gpu-cases.ts), with the architecture's normalised text.
+ */
+export function indicatorPlans(space: SpaceName, arch: Architecture, classes: number): { text: string; ntk: NetworkPlan; thin: NetworkPlan } {
+  const spec = SPACE_SPECS[space];
+  if (!spec) throw new TegnasError('E_INPUT', `space must be one of ${SPACES.join(', ')}, got ${JSON.stringify(space)}`);
+  const { text } = spec.normalise(arch);
+  return { text, ntk: spec.ntk(text, classes), thin: spec.thin(text, classes) };
+}
 
 /** Scores one architecture with a fresh scorer (for many architectures, keep a Scorer). */
 export async function score(arch: Architecture, options: ScorerOptions): Promise<TegScores> {
