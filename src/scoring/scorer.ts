@@ -147,7 +147,8 @@ const SPACE_SPECS: Record<SpaceName, SpaceSpec> = {
 
 /**
  * The plans a Scorer builds for one architecture: the NTK network (cond, mse, NASWOT) and the thin network
- * (linear regions), for `classes` outputs. Used to export the engine's checks (scripts/export-check-fixtures.ts).
+ * (linear regions), for `classes` outputs, with the architecture's normalised text: for tools that run the
+ * engine outside a Scorer (scripts/export-check-fixtures.ts, bench/export-gpu-cases.ts).
  */
 export function indicatorPlans(space: SpaceName, arch: Architecture, classes: number): { text: string; ntk: NetworkPlan; thin: NetworkPlan } {
   const spec = SPACE_SPECS[space];
@@ -499,17 +500,6 @@ export class Scorer {
 const DEFAULT_NB201 = '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|';
 const DEFAULT_DARTS =
   "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])";
-
-/**
- * The NTK and thin-network plans a scorer of `space` builds for an architecture (for tools that run the
- * engine outside a Scorer, e.g. bench/export-gpu-cases.ts), with the architecture's normalised text.
- */
-export function indicatorPlans(space: SpaceName, arch: Architecture, classes: number): { text: string; ntk: NetworkPlan; thin: NetworkPlan } {
-  const spec = SPACE_SPECS[space];
-  if (!spec) throw new TegnasError('E_INPUT', `space must be one of ${SPACES.join(', ')}, got ${JSON.stringify(space)}`);
-  const { text } = spec.normalise(arch);
-  return { text, ntk: spec.ntk(text, classes), thin: spec.thin(text, classes) };
-}
 
 /** Scores one architecture with a fresh scorer (for many architectures, keep a Scorer). */
 export async function score(arch: Architecture, options: ScorerOptions): Promise<TegScores> {
