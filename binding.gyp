@@ -17,7 +17,8 @@
         "native/linalg/solve.cc",
         "native/metrics/patterns.cc",
         "native/metrics/indicators.cc",
-        "native/tools/peak.cc"
+        "native/tools/peak.cc",
+        "native/backend.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

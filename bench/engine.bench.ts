@@ -15,18 +15,13 @@ import type { NetworkPlan } from '../src/plan/types.js';
 import { Scorer } from '../src/scoring/scorer.js';
 import { evolution } from '../src/search/evolution.js';
 import { Rng } from '../src/weights/rng.js';
+import { BENCH_ARCHS } from './bench-archs.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-reference': { type: 'boolean' }, search: { type: 'boolean' } } });
 const quick = Boolean(values.quick);
 const threadsAll = cpus().length;
 
-export const BENCH_ARCHS: Record<string, string> = {
-  'all-none': '|none~0|+|none~0|none~1|+|none~0|none~1|none~2|',
-  'all-skip': '|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|',
-  'all-conv3x3': '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|',
-  'best-known': '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|',
-  'pool-mixed': '|avg_pool_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|',
-};
+export { BENCH_ARCHS };
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

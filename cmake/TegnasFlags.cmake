@@ -6,8 +6,10 @@ function(tegnas_apply_flags target)
   else()
     target_compile_options(${target} PRIVATE -O3 -fexceptions -Wall -Wextra -Wno-unused-parameter)
     if(TEGNAS_SANITIZE)
-      target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer -O1)
-      target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+      # Every report is fatal (UBSan would otherwise print and go on); -g for symbolized stacks.
+      target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-sanitize-recover=all
+                             -fno-omit-frame-pointer -O1 -g)
+      target_link_options(${target} PRIVATE -fsanitize=address,undefined -fno-sanitize-recover=all)
     endif()
   endif()
 endfunction()

@@ -19,4 +19,5 @@ set(TEGNAS_CPU_SOURCES
   native/metrics/patterns.cc
   native/metrics/indicators.cc
   native/tools/peak.cc
+  native/backend.cc
 )

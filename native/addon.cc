@@ -5,11 +5,14 @@
 #include <malloc.h>
 #endif
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <sstream>
 #include <thread>
 
+#include "backend.h"
 #include "graph/executor.h"
 #include "graph/plan.h"
 #include "metrics/indicators.h"
@@ -23,7 +26,7 @@
 #endif
 
 #ifdef TEGNAS_WITH_CUDA
-extern "C" int tegnas_cuda_device_count(const char** error);
+#include "cuda/cuda_backend.h"
 #endif
 
 namespace tegnas {
@@ -31,10 +34,53 @@ namespace {
 
 [[noreturn]] void type_error(const std::string& m) { throw EngineError(m); }
 
+// A JS value as error messages show it: numbers and short strings themselves, other values by kind.
+std::string describe(const Napi::Value& v) {
+  std::ostringstream o;
+  switch (v.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return v.As<Napi::Boolean>().Value() ? "true" : "false";
+    case napi_number: {
+      const double d = v.As<Napi::Number>().DoubleValue();
+      if (std::isnan(d)) return "NaN";
+      if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+      o.precision(17);
+      o << d;
+      return o.str();
+    }
+    case napi_string: {
+      std::string t = v.As<Napi::String>().Utf8Value();
+      if (t.size() > 40) t = t.substr(0, 37) + "...";
+      return "the string \"" + t + "\"";
+    }
+    case napi_bigint: return "a BigInt";
+    case napi_symbol: return "a Symbol";
+    case napi_function: return "a function";
+    default: break;
+  }
+  if (v.IsTypedArray()) {
+    static const char* kinds[] = {"Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array",
+                                  "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"};
+    const Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    const int t = static_cast<int>(ta.TypedArrayType());
+    o << "a " << (t >= 0 && t < 11 ? kinds[t] : "typed array") << " of " << ta.ElementLength();
+    return o.str();
+  }
+  if (v.IsArray()) {
+    o << "an array of " << v.As<Napi::Array>().Length();
+    return o.str();
+  }
+  if (v.IsArrayBuffer()) return "an ArrayBuffer";
+  if (v.IsDataView()) return "a DataView";
+  return "an object";
+}
+
+// Integers the engine stores in an int: -2^31 .. 2^31 - 1.
 bool is_int(const Napi::Value& v) {
   if (!v.IsNumber()) return false;
   const double d = v.As<Napi::Number>().DoubleValue();
-  return std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 2147483647.0;
+  return std::isfinite(d) && std::floor(d) == d && d >= -2147483648.0 && d <= 2147483647.0;
 }
 
 int get_int(const Napi::Object& o, const char* key, const std::string& where, bool required, int dflt) {
@@ -43,7 +89,7 @@ int get_int(const Napi::Object& o, const char* key, const std::string& where, bo
     return dflt;
   }
   Napi::Value v = o.Get(key);
-  if (!is_int(v)) type_error(where + ": field '" + key + "' must be an integer");
+  if (!is_int(v)) type_error(where + ": field '" + key + "' must be an integer (32-bit), got " + describe(v));
   return v.As<Napi::Number>().Int32Value();
 }
 
@@ -60,61 +106,79 @@ void get_pair(const Napi::Object& o, const char* key, const std::string& where, 
       return;
     }
   }
-  type_error(where + ": field '" + key + "' must be an integer or a pair of integers");
+  type_error(where + ": field '" + key + "' must be an integer or a pair of integers, got " + describe(v));
+}
+
+// The data of a typed array (already at its byte offset; also for SharedArrayBuffer-backed arrays,
+// whose buffer Napi::ArrayBuffer cannot read).
+const void* typed_data(const Napi::TypedArray& ta) {
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_get_typedarray_info(ta.Env(), ta, &type, &length, &data, &buffer, &offset) != napi_ok)
+    throw EngineError("cannot read the typed array");
+  return data;
 }
 
 std::vector<int> get_int_list(const Napi::Value& v, const std::string& what) {
   std::vector<int> out;
   if (v.IsTypedArray()) {
     Napi::TypedArray ta = v.As<Napi::TypedArray>();
-    if (ta.TypedArrayType() != napi_int32_array) type_error(what + " must be an Int32Array or an array of integers");
-    Napi::Int32Array a = v.As<Napi::Int32Array>();
-    out.assign(a.Data(), a.Data() + a.ElementLength());
+    if (ta.TypedArrayType() != napi_int32_array) type_error(what + " must be an Int32Array or an array of integers, got " + describe(v));
+    const int32_t* d = static_cast<const int32_t*>(typed_data(ta));
+    if (ta.ElementLength() > 0) out.assign(d, d + ta.ElementLength());
     return out;
   }
-  if (!v.IsArray()) type_error(what + " must be an array of integers");
+  if (!v.IsArray()) type_error(what + " must be an array of integers, got " + describe(v));
   Napi::Array arr = v.As<Napi::Array>();
   for (uint32_t i = 0; i < arr.Length(); ++i) {
     Napi::Value e = arr.Get(i);
-    if (!is_int(e)) type_error(what + "[" + std::to_string(i) + "] must be an integer");
+    if (!is_int(e)) type_error(what + "[" + std::to_string(i) + "] must be an integer (32-bit), got " + describe(e));
     out.push_back(e.As<Napi::Number>().Int32Value());
   }
   return out;
 }
 
 Plan plan_from_js(const Napi::Value& value) {
-  if (!value.IsObject()) type_error("invalid plan: expected an object");
+  if (!value.IsObject() || value.IsArray() || value.IsTypedArray()) type_error("invalid plan: expected an object, got " + describe(value));
   Napi::Object o = value.As<Napi::Object>();
   Plan p;
-  if (!o.Has("version") || !is_int(o.Get("version")) || o.Get("version").As<Napi::Number>().Int32Value() != 1)
-    type_error("invalid plan: expected version 1");
-  std::vector<int> in = get_int_list(o.Get("input"), "plan.input");
-  if (in.size() != 3) type_error("invalid plan: input must be [channels, height, width]");
+  Napi::Value version = o.Get("version");
+  if (!is_int(version) || version.As<Napi::Number>().Int32Value() != 1)
+    type_error("invalid plan: expected version 1, got " + describe(version));
+  std::vector<int> in = get_int_list(o.Get("input"), "invalid plan: input");
+  if (in.size() != 3) type_error("invalid plan: input must be [channels, height, width], got " + std::to_string(in.size()) + " values");
   p.in_c = in[0]; p.in_h = in[1]; p.in_w = in[2];
   Napi::Value params = o.Get("params");
-  if (!params.IsArray()) type_error("invalid plan: params must be an array");
+  if (!params.IsArray()) type_error("invalid plan: params must be an array, got " + describe(params));
   Napi::Array pa = params.As<Napi::Array>();
   for (uint32_t i = 0; i < pa.Length(); ++i) {
     const std::string where = "invalid plan: params[" + std::to_string(i) + "]";
-    if (!pa.Get(i).IsObject()) type_error(where + " must be an object");
-    Napi::Object po = pa.Get(i).As<Napi::Object>();
+    Napi::Value pv = pa.Get(i);
+    if (!pv.IsObject() || pv.IsArray()) type_error(where + " must be an object { name, shape }, got " + describe(pv));
+    Napi::Object po = pv.As<Napi::Object>();
     ParamInfo pi;
-    if (!po.Get("name").IsString()) type_error(where + ".name must be a string");
-    pi.name = po.Get("name").As<Napi::String>().Utf8Value();
+    Napi::Value name = po.Get("name");
+    if (!name.IsString()) type_error(where + ".name must be a string, got " + describe(name));
+    pi.name = name.As<Napi::String>().Utf8Value();
     pi.shape = get_int_list(po.Get("shape"), where + ".shape");
     p.params.push_back(std::move(pi));
   }
   Napi::Value nodes = o.Get("nodes");
-  if (!nodes.IsArray()) type_error("invalid plan: nodes must be an array");
+  if (!nodes.IsArray()) type_error("invalid plan: nodes must be an array, got " + describe(nodes));
   Napi::Array na = nodes.As<Napi::Array>();
   for (uint32_t i = 0; i < na.Length(); ++i) {
     const std::string where = "invalid plan: nodes[" + std::to_string(i) + "]";
-    if (!na.Get(i).IsObject()) type_error(where + " must be an object");
-    Napi::Object no = na.Get(i).As<Napi::Object>();
+    Napi::Value nv = na.Get(i);
+    if (!nv.IsObject() || nv.IsArray()) type_error(where + " must be an object { op, ... }, got " + describe(nv));
+    Napi::Object no = nv.As<Napi::Object>();
     Node nd;
-    if (!no.Get("op").IsString()) type_error(where + ".op must be a string");
-    const std::string op = no.Get("op").As<Napi::String>().Utf8Value();
-    if (!op_from_name(op, nd.op)) type_error(where + ": unknown op '" + op + "'");
+    Napi::Value opv = no.Get("op");
+    if (!opv.IsString()) type_error(where + ".op must be a string, got " + describe(opv));
+    const std::string op = opv.As<Napi::String>().Utf8Value();
+    if (!op_from_name(op, nd.op))
+      type_error(where + ": unknown op '" + (op.size() > 40 ? op.substr(0, 37) + "..." : op) + "' (expected one of " + op_names() + ")");
     if (nd.op == Op::Add || nd.op == Op::Concat) nd.inputs = get_int_list(no.Get("inputs"), where + ".inputs");
     else if (nd.op != Op::Input) nd.inputs = {get_int(no, "input", where, true, 0)};
     switch (nd.op) {
@@ -130,7 +194,7 @@ Plan plan_from_js(const Napi::Value& value) {
         nd.weight = get_int(no, "weight", where, true, -1);
         nd.bias = get_int(no, "bias", where, true, -1);
         if (no.Has("eps") && !no.Get("eps").IsUndefined()) {
-          if (!no.Get("eps").IsNumber()) type_error(where + ".eps must be a number");
+          if (!no.Get("eps").IsNumber()) type_error(where + ".eps must be a number, got " + describe(no.Get("eps")));
           nd.eps = no.Get("eps").As<Napi::Number>().DoubleValue();
         }
         break;
@@ -152,43 +216,89 @@ Plan plan_from_js(const Napi::Value& value) {
     }
     p.nodes.push_back(std::move(nd));
   }
-  if (!is_int(o.Get("output"))) type_error("invalid plan: output must be a node index");
-  p.output = o.Get("output").As<Napi::Number>().Int32Value();
+  Napi::Value output = o.Get("output");
+  if (!is_int(output)) type_error("invalid plan: output must be a node index, got " + describe(output));
+  p.output = output.As<Napi::Number>().Int32Value();
   validate_plan(p);
   return p;
 }
 
+const char* float_kind(napi_typedarray_type t) { return t == napi_float64_array ? "Float64Array" : "Float32Array"; }
+
 // A copy of a float32 or float64 typed array, checked for length and finiteness.
 template <typename T>
 std::vector<T> copy_checked(const Napi::TypedArray& ta, size_t expect, const std::string& what) {
-  const T* d = reinterpret_cast<const T*>(static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
   if (ta.ElementLength() != expect) {
     std::ostringstream o;
     o << what << " has " << ta.ElementLength() << " values, expected " << expect;
     throw EngineError(o.str());
   }
-  std::vector<T> v(d, d + expect);
+  const T* d = static_cast<const T*>(typed_data(ta));
+  std::vector<T> v(expect);
+  if (expect > 0) std::copy(d, d + expect, v.begin());
   for (size_t i = 0; i < expect; ++i)
     if (!std::isfinite(v[i])) {
       std::ostringstream o;
-      o << what << " has a non-finite value (" << v[i] << ") at index " << i;
+      o << what << " has a non-finite value (" << v[i] << ") at index " << i << "; expected finite values";
       throw EngineError(o.str());
     }
   return v;
 }
 
 bool float64_of(const Napi::Value& params, const Napi::Value& x) {
-  if (!params.IsTypedArray() || !x.IsTypedArray()) throw EngineError("params and input must be Float32Array or Float64Array");
-  const napi_typedarray_type tp = params.As<Napi::TypedArray>().TypedArrayType();
-  const napi_typedarray_type tx = x.As<Napi::TypedArray>().TypedArrayType();
-  if ((tp != napi_float32_array && tp != napi_float64_array) || tp != tx)
-    throw EngineError("params and input must both be Float32Array or both Float64Array");
+  auto kind = [](const Napi::Value& v) { return v.IsTypedArray() ? v.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array; };
+  const napi_typedarray_type tp = kind(params), tx = kind(x);
+  const bool fp = params.IsTypedArray() && (tp == napi_float32_array || tp == napi_float64_array);
+  const bool fx = x.IsTypedArray() && (tx == napi_float32_array || tx == napi_float64_array);
+  if (!fp || !fx || tp != tx)
+    throw EngineError("params and input must both be Float32Array or both Float64Array, got " + describe(params) + " and " + describe(x));
   return tp == napi_float64_array;
 }
 
-int checked_batch(const Napi::Value& v) {
-  if (!is_int(v) || v.As<Napi::Number>().Int32Value() < 1) throw EngineError("batch must be a positive integer");
+// A count the engine runs over: an integer in 1 .. 2^31 - 1.
+int positive_int(const Napi::Value& v, const char* what) {
+  if (!is_int(v) || v.As<Napi::Number>().Int32Value() < 1)
+    throw EngineError(std::string(what) + " must be a positive integer below 2^31, got " + describe(v));
   return v.As<Napi::Number>().Int32Value();
+}
+
+int checked_batch(const Napi::Value& v) { return positive_int(v, "batch"); }
+
+// The most values one activation tensor (batch x one node's output) may hold: every index into it
+// then fits the engine's int arithmetic.
+constexpr size_t kMaxActivation = 2147483647u;
+
+void check_activation_size(const Plan& plan, size_t batch, const char* what) {
+  if (batch * plan.max_sample > kMaxActivation) {
+    std::ostringstream o;
+    o << what << ": batch " << batch << " x the largest node output (" << plan.max_sample << " values per sample) = "
+      << batch * plan.max_sample << " values exceeds the engine's limit of 2^31 - 1 values per activation";
+    throw EngineError(o.str());
+  }
+}
+
+// Parameter indices for a gradient: each names a parameter of the plan, none twice.
+void check_param_indices(const Plan& plan, const std::vector<int>& idx, const char* what) {
+  std::vector<bool> seen(plan.params.size(), false);
+  for (size_t i = 0; i < idx.size(); ++i) {
+    const int r = idx[i];
+    if (r < 0 || r >= static_cast<int>(plan.params.size())) {
+      std::ostringstream o;
+      o << what << "[" << i << "] = " << r << " is out of range: the plan has " << plan.params.size() << " parameters (0.."
+        << static_cast<long long>(plan.params.size()) - 1 << ")";
+      throw EngineError(o.str());
+    }
+    if (seen[r]) throw EngineError(std::string(what) + ": parameter '" + plan.params[r].name + "' is requested twice; expected each at most once");
+    seen[r] = true;
+  }
+}
+
+// The backend named by an optional string argument ("cpu" when absent): "cpu", "cuda" or "auto".
+// Throws EngineError naming why when a named backend cannot be used.
+Backend* backend_arg(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || info[index].IsUndefined() || info[index].IsNull()) return &cpu_backend();
+  if (!info[index].IsString()) throw EngineError("backend (argument " + std::to_string(index + 1) + ") must be 'cpu', 'cuda' or 'auto'");
+  return &resolve_backend(info[index].As<Napi::String>().Utf8Value());
 }
 
 int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
@@ -207,13 +317,23 @@ Napi::Value make_array(Napi::Env env, const std::vector<T>& v) {
 }
 
 
-std::vector<int> labels_of(const Napi::Value& v, size_t expect, const std::string& what) {
+// Regression targets are one-hot over `classes` columns (batch x classes doubles): a bound keeps a
+// stray number from asking for gigabytes.
+constexpr int kMaxClasses = 1 << 16;
+
+std::vector<int> labels_of(const Napi::Value& v, size_t expect, int classes, const std::string& what) {
   std::vector<int> out = get_int_list(v, what);
   if (out.size() != expect) {
     std::ostringstream o;
-    o << what << " has " << out.size() << " labels, expected " << expect;
+    o << what << " has " << out.size() << " labels, expected " << expect << " (one per sample)";
     throw EngineError(o.str());
   }
+  for (size_t i = 0; i < out.size(); ++i)
+    if (out[i] < 0 || out[i] >= classes) {
+      std::ostringstream o;
+      o << what << "[" << i << "] = " << out[i] << " is outside 0.." << classes - 1 << " (classes " << classes << ")";
+      throw EngineError(o.str());
+    }
   return out;
 }
 
@@ -249,14 +369,16 @@ struct NtkJob {
   std::vector<int> y, vy, weights, cells;
   int B = 0, Bv = 0, classes = 0, threads = 1;
   bool naswot = false;
+  Backend* backend = nullptr;
   NtkResult result;
 
-  // (params, x, batch, y, vx|null, vbatch, vy, classes, weights, cells, threads?, naswot?)
+  // (params, x, batch, y, vx|null, vbatch, vy, classes, weights, cells, threads?, naswot?, backend?)
   void prepare(const Napi::CallbackInfo& info, const std::shared_ptr<const Plan>& pl) {
     plan = pl;
     if (info.Length() < 10) throw EngineError("ntkIndicators(params, x, batch, y, vx, vbatch, vy, classes, weights, cells, threads?): ten arguments are required");
     f64 = float64_of(info[0], info[1]);
     B = checked_batch(info[2]);
+    check_activation_size(*plan, B, "ntkIndicators");
     const size_t per = static_cast<size_t>(plan->in_c) * plan->in_h * plan->in_w;
     if (f64) {
       params64 = copy_checked<double>(info[0].As<Napi::TypedArray>(), plan->total_params, "params");
@@ -267,23 +389,30 @@ struct NtkJob {
     }
     weights = get_int_list(info[8], "NTK parameters");
     cells = get_int_list(info[9], "cell parameters");
-    for (int r : weights) if (r < 0 || r >= static_cast<int>(plan->params.size())) throw EngineError("NTK parameter index out of range");
-    for (int r : cells) if (r < 0 || r >= static_cast<int>(plan->params.size())) throw EngineError("cell parameter index out of range");
-    threads = info.Length() > 10 && !info[10].IsUndefined() ? checked_batch(info[10]) : default_threads();
+    check_param_indices(*plan, weights, "NTK parameters");
+    check_param_indices(*plan, cells, "cell parameters");
+    threads = info.Length() > 10 && !info[10].IsUndefined() ? positive_int(info[10], "threads") : default_threads();
     if (info.Length() > 11 && !info[11].IsUndefined()) {
       if (!info[11].IsBoolean()) throw EngineError("naswot (argument 12) must be a boolean");
       naswot = info[11].As<Napi::Boolean>().Value();
     }
+    backend = backend_arg(info, 12);
     if (!info[4].IsNull() && !info[4].IsUndefined()) {
       const napi_typedarray_type want = f64 ? napi_float64_array : napi_float32_array;
       if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != want)
-        throw EngineError("the validation input must have the same precision as params");
-      Bv = checked_batch(info[5]);
+        throw EngineError(std::string("the validation input must be a ") + float_kind(want) + " like params, got " + describe(info[4]));
+      Bv = positive_int(info[5], "validation batch");
+      check_activation_size(*plan, Bv, "ntkIndicators (validation batch)");
+      for (int c : cells)
+        if (std::find(weights.begin(), weights.end(), c) == weights.end())
+          throw EngineError("cell parameter '" + plan->params[c].name + "' is not among the NTK parameters; expected the cell parameters to be a subset of them");
       if (f64) vx64 = copy_checked<double>(info[4].As<Napi::TypedArray>(), static_cast<size_t>(Bv) * per, "validation input");
       else vx32 = copy_checked<float>(info[4].As<Napi::TypedArray>(), static_cast<size_t>(Bv) * per, "validation input");
-      classes = checked_batch(info[7]);
-      y = labels_of(info[3], B, "training labels");
-      vy = labels_of(info[6], Bv, "validation labels");
+      classes = positive_int(info[7], "classes");
+      if (classes > kMaxClasses)
+        throw EngineError("classes must be at most " + std::to_string(kMaxClasses) + ", got " + std::to_string(classes));
+      y = labels_of(info[3], B, classes, "training labels");
+      vy = labels_of(info[6], Bv, classes, "validation labels");
     }
   }
   template <typename T>
@@ -292,7 +421,7 @@ struct NtkJob {
     in.x = x.data(); in.B = B; in.y = y.empty() ? nullptr : y.data();
     in.vx = vx.empty() ? nullptr : vx.data(); in.Bv = Bv; in.vy = vy.empty() ? nullptr : vy.data(); in.classes = classes;
     in.naswot = naswot;
-    result = ntk_indicators(*plan, p.data(), in, weights, cells, threads);
+    result = backend->ntk_indicators(*plan, p.data(), in, weights, cells, threads);
   }
   void run() {
     if (f64) run_as(params64, x64, vx64);
@@ -336,12 +465,11 @@ struct PerSampleJob {
     plan = pl;
     f64 = float64_of(info[0], info[1]);
     N = checked_batch(info[2]);
+    check_activation_size(*plan, N, "perSampleGradients");
     req = get_int_list(info[3], "requested parameters");
-    threads = info.Length() > 4 && !info[4].IsUndefined() ? checked_batch(info[4]) : default_threads();
-    for (int r : req) {
-      if (r < 0 || r >= static_cast<int>(plan->params.size())) throw EngineError("requested parameter index out of range");
-      P += plan->params[r].numel;
-    }
+    threads = info.Length() > 4 && !info[4].IsUndefined() ? positive_int(info[4], "threads") : default_threads();
+    check_param_indices(*plan, req, "requested parameters");
+    for (int r : req) P += plan->params[r].numel;
     K = static_cast<size_t>(plan->nodes[plan->output].c) * plan->nodes[plan->output].h * plan->nodes[plan->output].w;
     const size_t xin = static_cast<size_t>(N) * plan->in_c * plan->in_h * plan->in_w;
     if (f64) {
@@ -438,6 +566,11 @@ class Network : public Napi::ObjectWrap<Network> {
       for (size_t i = 0; i < seen.size(); ++i)
         if (seen[i]) used.Set(k++, Napi::Number::New(env, static_cast<double>(i)));
       o.Set("usedParams", used);
+      o.Set("output", Napi::Number::New(env, plan_->output));
+      Napi::Array sizes = Napi::Array::New(env, plan_->params.size());
+      for (size_t i = 0; i < plan_->params.size(); ++i)
+        sizes.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(plan_->params[i].numel)));
+      o.Set("paramSizes", sizes);
       return o;
     });
   }
@@ -448,6 +581,7 @@ class Network : public Napi::ObjectWrap<Network> {
       if (info.Length() < 3) throw EngineError("forward(params, input, batch): three arguments are required");
       const bool f64 = float64_of(info[0], info[1]);
       const int N = checked_batch(info[2]);
+      check_activation_size(*plan_, N, "forward");
       const size_t xin = static_cast<size_t>(N) * plan_->in_c * plan_->in_h * plan_->in_w;
       auto run = [&](auto tag) -> Napi::Value {
         using T = decltype(tag);
@@ -467,26 +601,25 @@ class Network : public Napi::ObjectWrap<Network> {
       if (info.Length() < 5) throw EngineError("backward(params, input, batch, seeds, params): five arguments are required");
       const bool f64 = float64_of(info[0], info[1]);
       const int N = checked_batch(info[2]);
+      check_activation_size(*plan_, N, "backward");
       std::vector<int> req = get_int_list(info[4], "requested parameters");
+      check_param_indices(*plan_, req, "requested parameters");
       const bool want_input = info.Length() > 5 && info[5].ToBoolean().Value();
       const Node& out = plan_->nodes[plan_->output];
       const size_t per_seed = static_cast<size_t>(N) * out.c * out.h * out.w;
       const size_t xin = static_cast<size_t>(N) * plan_->in_c * plan_->in_h * plan_->in_w;
-      if (!info[3].IsTypedArray()) throw EngineError("seeds must be a typed array of the same precision as params");
+      if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != info[0].As<Napi::TypedArray>().TypedArrayType())
+        throw EngineError(std::string("seeds must be a ") + float_kind(info[0].As<Napi::TypedArray>().TypedArrayType()) + " like params, got " + describe(info[3]));
       const size_t seed_len = info[3].As<Napi::TypedArray>().ElementLength();
       if (seed_len == 0 || seed_len % per_seed != 0) {
         std::ostringstream o;
         o << "seeds has " << seed_len << " values, expected a positive multiple of " << per_seed << " (batch x output size)";
         throw EngineError(o.str());
       }
-      if (info[3].As<Napi::TypedArray>().TypedArrayType() != info[0].As<Napi::TypedArray>().TypedArrayType())
-        throw EngineError("seeds must have the same precision as params");
+      if (seed_len / per_seed > 2147483647u) throw EngineError("seeds holds " + std::to_string(seed_len / per_seed) + " seeds, which exceeds 2^31 - 1");
       const int S = static_cast<int>(seed_len / per_seed);
       size_t P = 0;
-      for (int r : req) {
-        if (r < 0 || r >= static_cast<int>(plan_->params.size())) throw EngineError("requested parameter index out of range");
-        P += plan_->params[r].numel;
-      }
+      for (int r : req) P += plan_->params[r].numel;
       auto run = [&](auto tag) -> Napi::Value {
         using T = decltype(tag);
         std::vector<T> p = copy_checked<T>(info[0].As<Napi::TypedArray>(), plan_->total_params, "params");
@@ -537,18 +670,22 @@ class Network : public Napi::ObjectWrap<Network> {
 
   Napi::Value NtkAsync(const Napi::CallbackInfo& info) { return run_job<NtkJob>(info, true, 10, "ntkIndicatorsAsync: ten arguments are required"); }
 
-  // linearRegions(params, x, batch, batches) -> { regions, bits, inputs }, in the inputs' precision.
+  // linearRegions(params, x, batch, batches, backend?) -> { regions, bits, inputs }, in the inputs' precision.
   Napi::Value Regions(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (info.Length() < 4) throw EngineError("linearRegions(params, x, batch, batches): four arguments are required");
       const bool f64 = float64_of(info[0], info[1]);
-      const int batch = checked_batch(info[2]), batches = checked_batch(info[3]);
+      const int batch = checked_batch(info[2]), batches = positive_int(info[3], "batches");
+      check_activation_size(*plan_, batch, "linearRegions");
+      if (static_cast<size_t>(batch) * batches > 2147483647u)
+        throw EngineError("linearRegions: batch " + std::to_string(batch) + " x batches " + std::to_string(batches) + " exceeds 2^31 - 1 inputs");
+      Backend* backend = backend_arg(info, 4);
       const size_t per = static_cast<size_t>(plan_->in_c) * plan_->in_h * plan_->in_w;
       auto run = [&](auto tag) {
         using T = decltype(tag);
         std::vector<T> p = copy_checked<T>(info[0].As<Napi::TypedArray>(), plan_->total_params, "params");
         std::vector<T> x = copy_checked<T>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(batch) * batches * per, "input");
-        return linear_regions(*plan_, p.data(), x.data(), batch, batches);
+        return backend->linear_regions(*plan_, p.data(), x.data(), batch, batches);
       };
       RegionResult r = f64 ? run(double()) : run(float());
       Napi::Object o = Napi::Object::New(info.Env());
@@ -559,18 +696,20 @@ class Network : public Napi::ObjectWrap<Network> {
     });
   }
 
-  // naswot(params, x, batch) -> { logdet (null when singular), singular, bits }
+  // naswot(params, x, batch, backend?) -> { logdet (null when singular), singular, bits }
   Napi::Value Naswot(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (info.Length() < 3) throw EngineError("naswot(params, x, batch): three arguments are required");
       const bool f64 = float64_of(info[0], info[1]);
       const int batch = checked_batch(info[2]);
+      check_activation_size(*plan_, batch, "naswot");
+      Backend* backend = backend_arg(info, 3);
       const size_t per = static_cast<size_t>(plan_->in_c) * plan_->in_h * plan_->in_w;
       auto run = [&](auto tag) {
         using T = decltype(tag);
         std::vector<T> p = copy_checked<T>(info[0].As<Napi::TypedArray>(), plan_->total_params, "params");
         std::vector<T> x = copy_checked<T>(info[1].As<Napi::TypedArray>(), static_cast<size_t>(batch) * per, "input");
-        return naswot(*plan_, p.data(), x.data(), batch);
+        return backend->naswot(*plan_, p.data(), x.data(), batch);
       };
       NaswotResult r = f64 ? run(double()) : run(float());
       Napi::Object o = Napi::Object::New(info.Env());
@@ -582,21 +721,38 @@ class Network : public Napi::ObjectWrap<Network> {
   }
 };
 
+// What the addon was built with, which backends it has, and for each one that cannot be used, why.
+// Asking creates the CUDA backend if it was not created yet (driver, device, libraries, self-test).
 Napi::Object BackendInfo(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("cpu", Napi::Boolean::New(env, true));
+  Napi::Array names = Napi::Array::New(env);
+  uint32_t k = 0;
+  for (const std::string& n : backend_names()) names.Set(k++, Napi::String::New(env, n));
+  o.Set("backends", names);
 #ifdef TEGNAS_WITH_CUDA
   o.Set("cudaBuilt", Napi::Boolean::New(env, true));
-  const char* err = nullptr;
-  const int devices = tegnas_cuda_device_count(&err);
-  o.Set("cudaDevices", Napi::Number::New(env, devices));
-  const std::string why = devices > 0 ? "a CUDA device is present, but the GPU engine is not implemented yet; using the CPU"
-                                      : std::string("no usable CUDA device: ") + (err ? err : "device count is 0");
-  o.Set("cudaReason", Napi::String::New(env, why));
+  std::string why;
+  const bool usable = find_backend("cuda", &why) != nullptr;
+  Napi::Object details = Napi::Object::New(env);
+  std::string name, cc;
+  for (const auto& kv : backend_details("cuda")) {
+    details.Set(kv.first, Napi::String::New(env, kv.second));
+    if (kv.first == "name") name = kv.second;
+    if (kv.first == "computeCapability") cc = kv.second;
+    if (kv.first == "devices") o.Set("cudaDevices", Napi::Number::New(env, std::atof(kv.second.c_str())));
+  }
+  if (!details.Has("devices")) o.Set("cudaDevices", Napi::Number::New(env, 0));
+  o.Set("cudaAvailable", Napi::Boolean::New(env, usable));
+  o.Set("cudaReason", Napi::String::New(env, usable ? "the GPU is used: " + name + " (compute capability " + cc + "), self-test against the CPU passed" : why));
+  o.Set("cuda", details);
 #else
   o.Set("cudaBuilt", Napi::Boolean::New(env, false));
-  o.Set("cudaReason", Napi::String::New(env, "built without CUDA (TEGNAS_CUDA=OFF or nvcc not found)"));
+  o.Set("cudaAvailable", Napi::Boolean::New(env, false));
+  o.Set("cudaDevices", Napi::Number::New(env, 0));
+  o.Set("cudaReason", Napi::String::New(env, "built without CUDA (TEGNAS_CUDA=OFF, nvcc not found, or the CPU-only node-gyp build)"));
 #endif
+  o.Set("auto", Napi::String::New(env, resolve_backend("auto").name()));
   o.Set("threads", Napi::Number::New(env, default_threads()));
   return o;
 }
@@ -606,10 +762,16 @@ Napi::Object BackendInfo(Napi::Env env) {
 Napi::Value PatternStats(const Napi::CallbackInfo& info) {
   try {
     if (info.Length() < 3 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-      throw EngineError("patternStats(bits: Uint8Array, count, nbits, pairwise?) expected");
-    const int count = checked_batch(info[1]), nbits = checked_batch(info[2]);
+      throw EngineError("patternStats(bits: Uint8Array, count, nbits, pairwise?) expected, got " +
+                        (info.Length() > 0 ? describe(info[0]) : std::string("no arguments")) + " for bits");
+    const int count = positive_int(info[1], "count"), nbits = positive_int(info[2], "nbits");
     Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
-    if (a.ElementLength() != static_cast<size_t>(count) * nbits) throw EngineError("bits must hold count x nbits values");
+    if (a.ElementLength() != static_cast<size_t>(count) * nbits) {
+      std::ostringstream o;
+      o << "bits has " << a.ElementLength() << " values, expected count " << count << " x nbits " << nbits << " = "
+        << static_cast<size_t>(count) * nbits;
+      throw EngineError(o.str());
+    }
     const bool pairwise = info.Length() > 3 && info[3].ToBoolean().Value();
     Patterns p;
     p.count = count;
@@ -633,8 +795,8 @@ Napi::Value PatternStats(const Napi::CallbackInfo& info) {
 // Square float64 matrix argument: (Float64Array of n*n, n).
 std::vector<double> square_of(const Napi::CallbackInfo& info, int& n) {
   if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    throw EngineError("expected (matrix: Float64Array of n x n values, n)");
-  n = checked_batch(info[1]);
+    throw EngineError("expected (matrix: Float64Array of n x n values, n), got " + (info.Length() > 0 ? describe(info[0]) : std::string("no arguments")) + " for the matrix");
+  n = positive_int(info[1], "n");
   return copy_checked<double>(info[0].As<Napi::TypedArray>(), static_cast<size_t>(n) * n, "matrix");
 }
 
@@ -656,7 +818,12 @@ Napi::Value SymEig(const Napi::CallbackInfo& info) {
     std::vector<double> a = square_of(info, n);
     for (int i = 0; i < n; ++i)
       for (int j = 0; j < i; ++j)
-        if (a[static_cast<size_t>(i) * n + j] != a[static_cast<size_t>(j) * n + i]) throw EngineError("the matrix is not symmetric");
+        if (a[static_cast<size_t>(i) * n + j] != a[static_cast<size_t>(j) * n + i]) {
+          std::ostringstream o;
+          o << "the matrix is not symmetric: a[" << i << "][" << j << "] = " << a[static_cast<size_t>(i) * n + j] << " but a[" << j << "][" << i
+            << "] = " << a[static_cast<size_t>(j) * n + i] << "; expected a symmetric matrix";
+          throw EngineError(o.str());
+        }
     return make_array(info.Env(), symmetric_eigenvalues(a.data(), n));
   });
 }
@@ -667,8 +834,8 @@ Napi::Value SolveLinear(const Napi::CallbackInfo& info) {
     int n = 0;
     std::vector<double> a = square_of(info, n);
     if (info.Length() < 4 || !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-      throw EngineError("expected (matrix, n, rhs: Float64Array of n x m values, m)");
-    const int m = checked_batch(info[3]);
+      throw EngineError("expected (matrix, n, rhs: Float64Array of n x m values, m), got " + (info.Length() > 2 ? describe(info[2]) : std::string("nothing")) + " for rhs");
+    const int m = positive_int(info[3], "m");
     std::vector<double> b = copy_checked<double>(info[2].As<Napi::TypedArray>(), static_cast<size_t>(n) * m, "rhs");
     if (!lu_solve(a.data(), n, b.data(), m)) return info.Env().Null();
     return make_array(info.Env(), b);
@@ -683,6 +850,9 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   // heap instead (the largest is 32 MB; peak memory is unchanged, only its release is lazier).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+#ifdef TEGNAS_WITH_CUDA
+  cuda::register_backend();
 #endif
   exports.Set("symmetricEigenvalues", Napi::Function::New(env, SymEig));
   exports.Set("solveLinear", Napi::Function::New(env, SolveLinear));
@@ -703,7 +873,9 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
       return o;
     });
   }));
-  exports.Set("backendInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return BackendInfo(info.Env()); }));
+  exports.Set("backendInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value { return BackendInfo(info.Env()); });
+  }));
   return exports;
 }
 

@@ -9,6 +9,8 @@
  * - `E_ARCH`: an invalid architecture;
  * - `E_DATA`: a dataset file is missing, truncated or corrupt;
  * - `E_NATIVE`: the native engine failed or is missing.
+ * - `E_BACKEND`: a compute backend was asked for that cannot be used here (`backend: 'cuda'` without a
+ *   working GPU); the message says why.
  * - `E_DB`: a score database cannot be opened, is in use, or was made with other options.
  * - `E_JOURNAL`: a search journal cannot be read or written, is corrupt, or belongs to another search.
  */
@@ -20,4 +22,29 @@ export class TegnasError extends Error {
     this.name = 'TegnasError';
     this.code = code;
   }
+}
+
+/**
+ * A value as error messages show it: JSON where JSON can show it (bigints as `12n`), cut to about `max`
+ * characters with the full length noted, and never a throw (cyclic, deeply nested or exotic values).
+ */
+export function showValue(v: unknown, max = 200): string {
+  let s: string | undefined;
+  try {
+    if (typeof v === 'bigint') s = `${v}n`;
+    else if (v instanceof Map || v instanceof Set) s = `a ${v instanceof Map ? 'Map' : 'Set'} of ${v.size}`;
+    else if (ArrayBuffer.isView(v)) s = `a ${Object.prototype.toString.call(v).slice(8, -1)} of ${v.byteLength} bytes`;
+    else s = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x));
+  } catch {
+    s = undefined;
+  }
+  if (s === undefined) {
+    try {
+      s = typeof v === 'symbol' ? v.toString() : typeof v === 'function' ? 'a function' : Array.isArray(v) ? `an array of ${v.length}` : String(v);
+    } catch {
+      s = typeof v;
+    }
+    if (s === '[object Object]') s = 'an object';
+  }
+  return s.length > max ? `${s.slice(0, Math.max(20, max - 40))}... (${s.length} characters)` : s;
 }

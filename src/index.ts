@@ -1,7 +1,7 @@
 /** Public API of tegnas (re-exports only). */
 export { TegnasError } from './errors.js';
-export { backendInfo, measurePeak, nativeVersion, NativeNet } from './native.js';
-export type { BackendInfo, FloatArray, PeakThroughput, PlanInfo, PerSampleResult, BackwardResult } from './native.js';
+export { BACKEND_CHOICES, backendInfo, measurePeak, nativeVersion, NativeNet, resolveBackend } from './native.js';
+export type { BackendChoice, BackendInfo, BackendName, FloatArray, PeakThroughput, PlanInfo, PerSampleResult, BackwardResult } from './native.js';
 export { Network } from './network.js';
 export type { GradColumn, ParamGroup, PerSampleGradients, WeightsOptions } from './network.js';
 export type { NetworkPlan, PlanNode, PlanOp, ParamSpec, ParamKind } from './plan/types.js';

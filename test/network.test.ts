@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TegnasError } from '../src/errors.js';
-import { NativeNet } from '../src/native.js';
+import { NativeNet, rawBinding } from '../src/native.js';
 import { Network } from '../src/network.js';
 import type { NetworkPlan } from '../src/plan/types.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
@@ -110,13 +110,19 @@ test('bad inputs are clear errors, never crashes', (t) => {
   y[17] = Number.POSITIVE_INFINITY;
   isTegnas(t, t.throws(() => net.perSampleGradients(y, 2)), 'E_INPUT', /non-finite value \(Infinity\) at index 17/);
   isTegnas(t, t.throws(() => net.forward(x, 0)), 'E_INPUT', /batch must be a positive integer/);
-  // The native layer re-checks what it relies on, even when TypeScript is bypassed.
+  // NativeNet checks every argument before the engine sees it...
   const p = net.params.slice();
   p[3] = Number.NaN;
-  isTegnas(t, t.throws(() => net.native.forward(p, x, 2)), 'E_NATIVE', /params has a non-finite value \(nan\) at index 3/);
-  isTegnas(t, t.throws(() => net.native.forward(net.params, x, 3)), 'E_NATIVE', /input has 384 values, expected 576/);
-  isTegnas(t, t.throws(() => net.native.forward(net.params as Float32Array | Float64Array, new Float64Array(384), 2)), 'E_NATIVE', /must both be Float32Array or both Float64Array/);
-  isTegnas(t, t.throws(() => net.native.perSampleGradients(net.params, x, 2, [99999])), 'E_NATIVE', /out of range/);
+  isTegnas(t, t.throws(() => net.native.forward(p, x, 2)), 'E_INPUT', /forward: params has a non-finite value \(NaN\) at index 3/);
+  isTegnas(t, t.throws(() => net.native.forward(net.params, x, 3)), 'E_SHAPE', /forward: input has 384 values, expected batch 3 x 192 values per sample = 576/);
+  isTegnas(t, t.throws(() => net.native.forward(net.params as Float32Array | Float64Array, new Float64Array(384), 2)), 'E_INPUT', /input must be a Float32Array like params, got a Float64Array/);
+  isTegnas(t, t.throws(() => net.native.perSampleGradients(net.params, x, 2, [99999])), 'E_INPUT', /\[0\] = 99999 is out of range: the plan has \d+ parameters/);
+  // ...and the native layer re-checks what it relies on, even when TypeScript is bypassed.
+  const raw = new (rawBinding().Network)(net.plan);
+  t.throws(() => raw.forward(p, x, 2), { message: /params has a non-finite value \(nan\) at index 3/ });
+  t.throws(() => raw.forward(net.params, x, 3), { message: /input has 384 values, expected 576/ });
+  t.throws(() => raw.forward(net.params as Float32Array | Float64Array, new Float64Array(384), 2), { message: /must both be Float32Array or both Float64Array, got a Float32Array of \d+ and a Float64Array of 384/ });
+  t.throws(() => raw.perSampleGradients(net.params, x, 2, [99999]), { message: /\[0\] = 99999 is out of range/ });
 });
 
 test('bad architectures are clear errors', (t) => {
@@ -148,7 +154,7 @@ test('invalid plans are rejected by the engine with the node and the problem nam
     const p = base();
     mutate(p);
     const e = t.throws(() => new NativeNet(p), undefined, name);
-    isTegnas(t, e, 'E_NATIVE', pattern);
+    isTegnas(t, e, 'E_PLAN', pattern);
   }
   t.notThrows(() => new NativeNet(base()));
 });

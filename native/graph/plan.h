@@ -14,6 +14,13 @@ enum class Op { Input, Conv2d, BatchNorm, Relu, AvgPool, MaxPool, GlobalAvgPool,
 
 const char* op_name(Op op);
 bool op_from_name(const std::string& name, Op& out);
+// Every op name, comma-separated (for error messages).
+std::string op_names();
+
+// The engine indexes tensors with int arithmetic, so a plan may not ask for more than this many values
+// in one parameter, one node's output for one sample, or one convolution's column matrix (validate_plan
+// refuses it); the addon also keeps batch x node output under it.
+constexpr long long kMaxValues = 2147483647;
 
 struct ParamInfo {
   std::string name;
@@ -42,6 +49,8 @@ struct Plan {
   std::vector<Node> nodes;
   int output = -1;
   size_t total_params = 0;
+  // The most values any node outputs for one sample (a batch of N needs N x max_sample <= kMaxValues).
+  size_t max_sample = 0;
   // For each node, whether it lies on a path to the output (backward skips the others).
   std::vector<bool> live;
 };

@@ -43,6 +43,9 @@ uint64_t mix(uint64_t z) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
+// Patterns of zero bits have no storage (row() is then a null pointer, which memcmp may not take).
+bool same_row(const uint64_t* a, const uint64_t* b, size_t bytes) { return bytes == 0 || std::memcmp(a, b, bytes) == 0; }
+
 uint64_t hash_row(const uint64_t* r, int words) {
   uint64_t h = 0x6a09e667f3bcc909ULL ^ static_cast<uint64_t>(words);
   for (int k = 0; k < words; ++k) h = mix(h ^ r[k]);
@@ -69,7 +72,7 @@ long long count_distinct(const Patterns& p) {
         ++distinct;
         break;
       }
-      if (hashes[j] == h && std::memcmp(p.row(i), p.row(j), bytes) == 0) break;  // the same pattern
+      if (hashes[j] == h && same_row(p.row(i), p.row(j), bytes)) break;  // the same pattern
       s = (s + 1) & (cap - 1);
     }
   }
@@ -81,7 +84,7 @@ double pairwise_region_formula(const Patterns& p) {
   double total = 0;
   for (int i = 0; i < p.count; ++i) {
     int same = 0;
-    for (int j = 0; j < p.count; ++j) same += std::memcmp(p.row(i), p.row(j), bytes) == 0;
+    for (int j = 0; j < p.count; ++j) same += same_row(p.row(i), p.row(j), bytes);
     total += 1.0 / same;
   }
   return total;

@@ -61,7 +61,8 @@ void add_backward(const Grad<T>& dy, T k, Grad<T>& dx, bool overwrite) {
 
 template <typename T>
 void zero_forward(const Tensor<T>& x, int channels, int stride, Tensor<T>& y) {
-  y.reset(x.n, channels, (x.h + stride - 1) / stride, (x.w + stride - 1) / stride);
+  // ceil(h / stride) without forming h + stride - 1, which overflows an int for a stride near 2^31.
+  y.reset(x.n, channels, x.h / stride + (x.h % stride != 0), x.w / stride + (x.w % stride != 0));
 }
 
 template <typename T>

@@ -7,6 +7,7 @@ import { SPACES, type SpaceName } from '../scoring/indicators.js';
 import { Scorer } from '../scoring/scorer.js';
 import { precompute } from '../store/precompute.js';
 import { INIT_NAMES, type InitName } from '../weights/init.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../native.js';
 import { UsageError, choiceFlag, intFlag } from './args.js';
 import { formatDuration, progressBar } from './progress.js';
 
@@ -25,6 +26,8 @@ export const PRECOMPUTE_HELP = `tegnas precompute [options]
   --batch-size N      NTK batch (default 64)
   --init NAME         ${INIT_NAMES.join(' | ')} (default torch-default)
   --threads N         engine threads (default: all cores)
+  --backend NAME      auto | cpu | cuda: where the indicators are computed (default auto: the GPU
+                      when the CUDA backend works here, see 'tegnas backend')
   --limit N           score only the first N classes not yet in the database (a timed sample)`;
 
 export async function precomputeCommand(argv: string[]): Promise<void> {
@@ -40,6 +43,7 @@ export async function precomputeCommand(argv: string[]): Promise<void> {
       'batch-size': { type: 'string' },
       init: { type: 'string' },
       threads: { type: 'string' },
+      backend: { type: 'string' },
       limit: { type: 'string' },
     },
     strict: true,
@@ -54,6 +58,7 @@ export async function precomputeCommand(argv: string[]): Promise<void> {
   const batchSize = intFlag('batch-size', values['batch-size'], 64, 2, 4096);
   const init = choiceFlag<InitName>('init', values.init, 'torch-default', INIT_NAMES);
   const threads = values.threads === undefined ? undefined : intFlag('threads', values.threads, 1, 1, 1024);
+  const backend = choiceFlag<BackendChoice>('backend', values.backend, 'auto', BACKEND_CHOICES);
   const limit = values.limit === undefined ? undefined : intFlag('limit', values.limit, 1, 1, NB201_CLASSES);
   const dataDir = values['data-dir'];
   if (dataDir !== undefined && (!existsSync(dataDir) || !statSync(dataDir).isDirectory()))
@@ -64,7 +69,7 @@ export async function precomputeCommand(argv: string[]): Promise<void> {
   if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UsageError(`--out ${out}: the folder ${folder} does not exist`);
   if (existsSync(out) && !statSync(out).isFile()) throw new UsageError(`--out ${out} is not a file`);
 
-  const scorer = new Scorer({ space, dataset, dataDir, seed, repeat, batchSize, init, threads, db: out, cache: false });
+  const scorer = new Scorer({ space, dataset, dataDir, seed, repeat, batchSize, init, threads, backend, db: out, cache: false });
   const db = scorer.db!;
   const before = db.count();
   process.stdout.write(

@@ -7,6 +7,7 @@ import { type Summary, summarise } from '../analysis/summary.js';
 import type { TegScores } from '../scoring/indicators.js';
 import { progressBar } from './progress.js';
 import { INIT_NAMES, type InitName } from '../weights/init.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../native.js';
 import { UsageError, choiceFlag, intFlag } from './args.js';
 
 export const SCORE_HELP = `tegnas score --arch TEXT [options]
@@ -25,6 +26,8 @@ export const SCORE_HELP = `tegnas score --arch TEXT [options]
   --weights FILE      safetensors with ntk.<r>.<name> and thin.<r>.<name> for r = 0..repeat-1
   --inputs FILE       safetensors with ntk.x, ntk.y, val.x, val.y, regions.x
   --threads N         engine threads (default: all cores)
+  --backend NAME      auto | cpu | cuda: where the indicators are computed (default auto: the GPU
+                      when the CUDA backend works here, see 'tegnas backend')
   --json              print one JSON object`;
 
 export async function scoreCommand(argv: string[]): Promise<void> {
@@ -42,6 +45,7 @@ export async function scoreCommand(argv: string[]): Promise<void> {
       weights: { type: 'string' },
       inputs: { type: 'string' },
       threads: { type: 'string' },
+      backend: { type: 'string' },
       json: { type: 'boolean' },
     },
     strict: true,
@@ -63,6 +67,7 @@ export async function scoreCommand(argv: string[]): Promise<void> {
     weights: values.weights,
     inputs: values.inputs,
     threads: values.threads === undefined ? undefined : intFlag('threads', values.threads, 1, 1, 1024),
+    backend: choiceFlag<BackendChoice>('backend', values.backend, 'auto', BACKEND_CHOICES),
   };
   if (values.seeds !== undefined) return scoreSeeds(values.arch, options, seeds, Boolean(values.json));
   const scorer = new Scorer(options);
@@ -82,7 +87,7 @@ export async function scoreCommand(argv: string[]): Promise<void> {
       `params    ${s.params.toFixed(4)} M   flops ${s.flops.toFixed(2)} M   (evaluation network)`,
       `bad       ${s.bad ? `yes: ${s.badReason}` : 'no'}`,
       `repeats   ${s.repeats.map((r) => `[cond ${f(r.cond)}, mse ${f(r.mse)}, regions ${r.regions}]`).join(' ')}`,
-      `time      ${s.seconds.total.toFixed(2)} s (ntk ${s.seconds.ntk.toFixed(2)}, regions ${s.seconds.regions.toFixed(3)}, naswot ${s.seconds.naswot.toFixed(3)})`,
+      `time      ${s.seconds.total.toFixed(2)} s on the ${scorer.backend === 'cuda' ? 'GPU' : 'CPU'} (ntk ${s.seconds.ntk.toFixed(2)}, regions ${s.seconds.regions.toFixed(3)}, naswot ${s.seconds.naswot.toFixed(3)})`,
       '',
     ].join('\n'),
   );

@@ -11,7 +11,7 @@ import { FileJournal } from '../search/journal.js';
 import { runSearch } from '../search/run.js';
 import { ALGOS, type AlgoName } from '../search/types.js';
 import { INIT_NAMES, type InitName } from '../weights/init.js';
-import { nativeVersion } from '../native.js';
+import { BACKEND_CHOICES, type BackendChoice, nativeVersion } from '../native.js';
 import { UsageError, choiceFlag, intFlag } from './args.js';
 import { progressPrinter } from './progress.js';
 
@@ -30,6 +30,8 @@ export const SEARCH_HELP = `tegnas search [options]
   --batch-size N      NTK batch (default 64; pruning: 72 NAS-Bench-201, 14 DARTS)
   --init NAME         ${INIT_NAMES.join(' | ')} (default: the reference's for the algorithm)
   --threads N         engine threads (default: all cores)
+  --backend NAME      auto | cpu | cuda: where the indicators are computed (default auto: the GPU
+                      when the CUDA backend works here, see 'tegnas backend')
   --db FILE           a score database ('tegnas precompute'): stored classes are read, not scored;
                       others are scored and added. Its options must match this search's
   --db-exact          use a stored score only if it was computed for that very arch, not another
@@ -66,6 +68,7 @@ const SEARCH_FLAGS = {
   'batch-size': { type: 'string' },
   init: { type: 'string' },
   threads: { type: 'string' },
+  backend: { type: 'string' },
   db: { type: 'string' },
   'db-exact': { type: 'boolean' },
 } as const;
@@ -86,6 +89,7 @@ interface SearchSettings {
   batchSize: number;
   init: InitName | null;
   threads: number;
+  backend: BackendChoice;
   db: string | null;
   dbExact: boolean;
 }
@@ -106,6 +110,7 @@ function resolveSettings(values: SearchFlags): SearchSettings {
   const batchSize = intFlag('batch-size', values['batch-size'], algo === 'prune' ? (space === 'darts' ? 14 : 72) : 64, 2, 4096);
   const init = values.init === undefined ? null : choiceFlag<InitName>('init', values.init, 'torch-default', INIT_NAMES);
   const threads = intFlag('threads', values.threads, availableParallelism(), 1, 1024);
+  const backend = choiceFlag<BackendChoice>('backend', values.backend, 'auto', BACKEND_CHOICES);
   const dataDir = values['data-dir'];
   if (dataDir !== undefined && (!existsSync(dataDir) || !statSync(dataDir).isDirectory()))
     throw new UsageError(`--data-dir ${dataDir} is not a readable folder`);
@@ -119,7 +124,7 @@ function resolveSettings(values: SearchFlags): SearchSettings {
   if (values['db-exact'] && db === undefined) throw new UsageError('--db-exact needs --db FILE');
   return {
     space, algo, dataset, dataDir: dataDir === undefined ? null : resolve(dataDir), seed, steps, population, sample, lr, repeat, batchSize,
-    init, threads, db: db === undefined ? null : resolve(db), dbExact: values['db-exact'] ?? false,
+    init, threads, backend, db: db === undefined ? null : resolve(db), dbExact: values['db-exact'] ?? false,
   };
 }
 
@@ -128,7 +133,7 @@ function settingsFlags(o: SearchSettings): SearchFlags {
   return {
     space: o.space, algo: o.algo, dataset: o.dataset, ...(o.dataDir !== null ? { 'data-dir': o.dataDir } : {}), seed: String(o.seed),
     steps: String(o.steps), population: String(o.population), sample: String(o.sample), lr: String(o.lr), repeat: String(o.repeat),
-    'batch-size': String(o.batchSize), ...(o.init !== null ? { init: o.init } : {}), threads: String(o.threads),
+    'batch-size': String(o.batchSize), ...(o.init !== null ? { init: o.init } : {}), threads: String(o.threads), backend: o.backend,
     ...(o.db !== null ? { db: o.db } : {}), ...(o.dbExact ? { 'db-exact': true } : {}),
   };
 }
@@ -187,13 +192,13 @@ export async function searchCommand(argv: string[]): Promise<void> {
   } else {
     settings = resolveSettings(given);
   }
-  const { space, algo, dataset, seed, steps, population, sample, lr, repeat, batchSize, init, threads } = settings;
+  const { space, algo, dataset, seed, steps, population, sample, lr, repeat, batchSize, init, threads, backend } = settings;
   const dataDir = settings.dataDir ?? undefined, db = settings.db ?? undefined;
   const journalPath = values.resume ?? values.journal ?? (out !== undefined ? defaultJournalPath(out) : undefined);
   if (!journal && journalPath !== undefined && existsSync(journalPath))
     throw new UsageError(`the journal ${journalPath} of an unfinished search exists: continue it with 'tegnas search --resume ${journalPath}', or delete it`);
 
-  const base: ScorerOptions = { space, dataset, dataDir, seed, repeat, batchSize, threads };
+  const base: ScorerOptions = { space, dataset, dataDir, seed, repeat, batchSize, threads, backend };
   // The score database belongs to the TEG scorer (pruning's per-round scorers use other seeds and inits);
   // a database made with other options is refused here, before the search starts.
   const teg = new Scorer({ ...base, batchSize: algo === 'prune' ? 64 : batchSize, init: init ?? 'torch-default', db, dbExact: settings.dbExact });

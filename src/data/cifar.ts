@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { TegnasError } from '../errors.js';
+import { TegnasError, showValue } from '../errors.js';
 
 export const CIFAR10_MEAN = [125.3 / 255, 123.0 / 255, 113.9 / 255] as const;
 export const CIFAR10_STD = [63.0 / 255, 62.1 / 255, 66.7 / 255] as const;
@@ -171,9 +171,12 @@ export function readCifarDir(dir: string, dataset: CifarDataset, split: 'train' 
 export const readCifar: (dir: string, dataset: CifarDataset, split: 'train' | 'test') => ImageSet = readCifarDir;
 
 /** Images [start, start + count) as normalised float32 NCHW: (pixel / 255 - mean) / std per channel. */
-export function normalise(set: ImageSet, mean: readonly number[], std: readonly number[], start = 0, count = set.count - start): Float32Array {
-  if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 1 || start + count > set.count)
-    throw new TegnasError('E_DATA', `asked for images ${start}..${start + count - 1} but the set has ${set.count}`);
+export function normalise(set: ImageSet, mean: readonly number[], std: readonly number[], start = 0, count?: number): Float32Array {
+  if (Number.isInteger(start) && count === undefined) count = set.count - start;
+  if (!Number.isInteger(start) || !Number.isInteger(count) || count === undefined)
+    throw new TegnasError('E_DATA', `start and count must be integers, got start ${showValue(start, 40)} and count ${showValue(count, 40)}`);
+  if (start < 0 || count < 1 || start + count > set.count)
+    throw new TegnasError('E_DATA', `asked for images ${start}..${start + count - 1} but the set has ${set.count} (expected 0 <= start, 1 <= count, start + count <= ${set.count})`);
   const plane = set.height * set.width;
   const per = set.channels * plane;
   const out = new Float32Array(count * per);

@@ -12,7 +12,7 @@
  * tuple -> array (tuples frozen), dict -> Map, numpy array -> {@link NdArray}, numpy scalar -> number or
  * bigint.
  */
-import { TegnasError } from '../errors.js';
+import { TegnasError, showValue } from '../errors.js';
 
 /** A Python 2 `str`: raw bytes; read as latin-1 text where text is expected (as Python 3's encoding='latin1'). */
 export class PyStr8 {
@@ -147,6 +147,9 @@ function latin1(bytes: Uint8Array): string {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Deepest tuple nesting read (numpy files nest 3 or 4 deep). */
+const MAX_TUPLE_NESTING = 1000;
+
 /**
  * Loads one pickle from `bytes`. `source` names the data in errors. Throws E_DATA for anything it does
  * not recognise (opcode, global, dtype) and for truncated or inconsistent data.
@@ -165,6 +168,20 @@ export function parsePickle(input: Uint8Array, source = '<pickle>'): PickleValue
   const stack: Item[] = [];
   const marks: number[] = [];
   const memo = new Map<number, Item>();
+  // Tuples keep raw stack items until they become data (see value()). Each is resolved once, so a tuple
+  // shared through the memo costs nothing more however often it is referenced (without the cache, 60
+  // levels of (t, t) would expand to 2^60 leaves), and their nesting is capped so resolving them cannot
+  // overflow the stack.
+  const resolved = new WeakMap<readonly Item[], PickleValue[]>();
+  const tupleDepth = new WeakMap<readonly Item[], number>();
+  const tuple = (items: Item[]): PickleValue[] => {
+    let d = 1;
+    for (const x of items) if (Array.isArray(x) && tupleDepth.has(x)) d = Math.max(d, 1 + (tupleDepth.get(x) as number));
+    if (d > MAX_TUPLE_NESTING) fail(`tuples nest more than ${MAX_TUPLE_NESTING} deep, which data files never do (corrupt or hostile pickle)`, opAt);
+    const t = Object.freeze(items);
+    tupleDepth.set(t, d);
+    return t as PickleValue[];
+  };
 
   const need = (k: number): void => {
     if (k < 0 || pos + k > n) fail(`truncated: ${OPNAMES[op] ?? 'opcode'} needs ${k} more bytes but ${n - pos} remain`, opAt);
@@ -233,7 +250,14 @@ export function parsePickle(input: Uint8Array, source = '<pickle>'): PickleValue
       return it.built;
     }
     // tuples keep raw stack items (they also carry call arguments): resolve them where they become data
-    if (Array.isArray(it) && Object.isFrozen(it)) return Object.freeze((it as Item[]).map((x) => value(x, what))) as PickleValue[];
+    if (Array.isArray(it) && Object.isFrozen(it)) {
+      let r = resolved.get(it);
+      if (r === undefined) {
+        r = Object.freeze((it as Item[]).map((x) => value(x, what))) as PickleValue[];
+        resolved.set(it, r);
+      }
+      return r;
+    }
     return it;
   };
   const key = (it: Item): PickleKey => {
@@ -244,7 +268,7 @@ export function parsePickle(input: Uint8Array, source = '<pickle>'): PickleValue
   };
   const setItems = (dict: Item, items: Item[]): void => {
     if (!(dict instanceof Map)) fail(`${OPNAMES[op]} on a ${describe(dict)}, expected a dict`, opAt);
-    if (items.length % 2 !== 0) fail(`${OPNAMES[op]} with an odd number of items`, opAt);
+    if (items.length % 2 !== 0) fail(`${OPNAMES[op]} with an odd number of items (${items.length}); expected key, value pairs`, opAt);
     const d = dict as Map<PickleKey, PickleValue>;
     for (let i = 0; i < items.length; i += 2) d.set(key(items[i]), value(items[i + 1], 'dict value'));
   };
@@ -291,7 +315,7 @@ export function parsePickle(input: Uint8Array, source = '<pickle>'): PickleValue
       case 0x93: {
         const name = value(pop(), 'STACK_GLOBAL name');
         const module = value(pop(), 'STACK_GLOBAL module');
-        if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL with non-string names', opAt);
+        if (typeof module !== 'string' || typeof name !== 'string') fail(`STACK_GLOBAL expected two strings (module, name), got a ${describe(module)} and a ${describe(name)}`, opAt);
         stack.push(resolveGlobal(module as string, name as string, (m) => fail(m, opAt)));
         break;
       }
@@ -325,10 +349,10 @@ export function parsePickle(input: Uint8Array, source = '<pickle>'): PickleValue
         marks.push(stack.length);
         break;
       case 0x74:
-        stack.push(Object.freeze(popMark()) as PickleValue[]);
+        stack.push(tuple(popMark()));
         break;
       case 0x29:
-        stack.push(Object.freeze([]) as unknown as PickleValue[]);
+        stack.push(tuple([]));
         break;
       case 0x85:
       case 0x86:
@@ -336,7 +360,7 @@ export function parsePickle(input: Uint8Array, source = '<pickle>'): PickleValue
         const k = op - 0x84;
         const items: Item[] = [];
         for (let i = 0; i < k; i++) items.unshift(pop());
-        stack.push(Object.freeze(items) as PickleValue[]);
+        stack.push(tuple(items));
         break;
       }
       case 0x7d:
@@ -384,7 +408,7 @@ export function parsePickle(input: Uint8Array, source = '<pickle>'): PickleValue
         need(4);
         const len = view.getInt32(pos, true);
         pos += 4;
-        if (len < 0) fail('LONG4 with a negative length', opAt);
+        if (len < 0) fail(`LONG4 with a negative length ${len}; expected a byte count >= 0`, opAt);
         stack.push(long(take(len)));
         break;
       }
@@ -411,7 +435,7 @@ export function parsePickle(input: Uint8Array, source = '<pickle>'): PickleValue
         need(4);
         const len = view.getInt32(pos, true);
         pos += 4;
-        if (len < 0) fail('BINSTRING with a negative length', opAt);
+        if (len < 0) fail(`BINSTRING with a negative length ${len}; expected a byte count >= 0`, opAt);
         stack.push(new PyStr8(take(len)));
         break;
       }
@@ -476,6 +500,13 @@ export function parsePickle(input: Uint8Array, source = '<pickle>'): PickleValue
   }
 }
 
+/** describe() for values that may be plain numbers or text: the value itself when it is short. */
+function describeShort(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'string') return showValue(v, 40);
+  return `a ${describe(v)}`;
+}
+
 function describe(v: unknown): string {
   if (v === null) return 'None';
   if (v instanceof Global) return v.full;
@@ -530,7 +561,7 @@ function shapeOf(v: Item, fail: (m: string) => never): number[] {
   const list = Array.isArray(v) ? v : [v];
   return list.map((x) => {
     const k = typeof x === 'bigint' ? Number(x) : x;
-    if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 0) fail(`invalid numpy shape entry ${String(x)}`);
+    if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 0) fail(`invalid numpy shape entry ${describeShort(x)}; expected a non-negative integer`);
     return k as number;
   });
 }

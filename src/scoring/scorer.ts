@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { type IndicatorBatches, batchesFromInputsFile, indicatorBatches } from '../data/batches.js';
 import { type DatasetName, datasetInfo } from '../data/datasets.js';
 import { TegnasError } from '../errors.js';
-import { type FloatArray, NativeNet, nativeVersion } from '../native.js';
+import { BACKEND_CHOICES, type BackendChoice, type BackendName, type FloatArray, NativeNet, nativeVersion, resolveBackend } from '../native.js';
 import { paramGroupIndices } from '../network.js';
 import { Network } from '../network.js';
 import { type DartsSelection, type DartsSupernetSelection, buildDartsNetwork, dartsEdgeSets } from '../plan/darts-network.js';
@@ -43,8 +43,16 @@ export interface ScorerOptions {
   inputs?: string;
   /** Batches given directly (instead of `dataset` / `inputs`). */
   batches?: IndicatorBatches;
-  /** Native threads (default: all cores). */
+  /** Native threads of the CPU backend (default: all cores). */
   threads?: number;
+  /**
+   * Where the indicators are computed: `cpu`, `cuda` (TegnasError `E_BACKEND` from the constructor,
+   * naming the reason, when the GPU cannot be used), or `auto` (default): the GPU when the addon was
+   * built with CUDA and its backend works here (see backendInfo()), else the CPU. The two agree to
+   * rounding (float32: about 1e-6 relative in the gradients); a score database does not record which
+   * one computed a score.
+   */
+  backend?: BackendChoice;
   /** Compute the regression error (default true). */
   mse?: boolean;
   /** Compute NASWOT (default true). */
@@ -137,6 +145,18 @@ const SPACE_SPECS: Record<SpaceName, SpaceSpec> = {
   },
 };
 
+/**
+ * The plans a Scorer builds for one architecture: the NTK network (cond, mse, NASWOT) and the thin network
+ * (linear regions), for `classes` outputs, with the architecture's normalised text: for tools that run the
+ * engine outside a Scorer (scripts/export-check-fixtures.ts, bench/export-gpu-cases.ts).
+ */
+export function indicatorPlans(space: SpaceName, arch: Architecture, classes: number): { text: string; ntk: NetworkPlan; thin: NetworkPlan } {
+  const spec = SPACE_SPECS[space];
+  if (!spec) throw new TegnasError('E_INPUT', `space must be one of ${SPACES.join(', ')}, got ${JSON.stringify(space)}`);
+  const { text } = spec.normalise(arch);
+  return { text, ntk: spec.ntk(text, classes), thin: spec.thin(text, classes) };
+}
+
 /** The builder's input for a normalised NB201 text: an arch string, or op sets for a supernet text. */
 function nb201Selection(a: Architecture): Nb201Selection {
   if (typeof a === 'string' && a.includes(',')) {
@@ -169,6 +189,8 @@ export class Scorer {
   readonly batches: IndicatorBatches;
   readonly classes: number;
   readonly options: Readonly<ScorerOptions>;
+  /** The backend this scorer runs on (`auto` resolved). */
+  readonly backend: BackendName;
   readonly #spec: SpaceSpec;
   readonly #ntkParams: FloatArray[] = [];
   readonly #thinParams: Float64Array[] = [];
@@ -195,6 +217,9 @@ export class Scorer {
     for (const [n, v] of [['init', init], ['thinInit', thinInit]] as const)
       if (!INIT_NAMES.includes(v)) throw new TegnasError('E_INPUT', `${n} must be one of ${INIT_NAMES.join(', ')}, got ${JSON.stringify(v)}`);
     if (options.threads !== undefined) checkInt('threads', options.threads, 1, 1024);
+    if (options.backend !== undefined && !BACKEND_CHOICES.includes(options.backend))
+      throw new TegnasError('E_INPUT', `backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(options.backend)}`);
+    this.backend = resolveBackend(options.backend ?? 'auto');
 
     this.batches =
       options.batches ??
@@ -421,11 +446,12 @@ export class Scorer {
         weights,
         cells,
         threads,
+        this.backend,
       );
       seconds.ntk += (performance.now() - t) / 1000;
       t = performance.now();
       const regionBatch = b.regionBatchSize;
-      const reg = thin.linearRegions(this.#thinParams[r], this.#regionsX, regionBatch, b.regions.count / regionBatch);
+      const reg = thin.linearRegions(this.#thinParams[r], this.#regionsX, regionBatch, b.regions.count / regionBatch, this.backend);
       seconds.regions += (performance.now() - t) / 1000;
       // NASWOT comes from the NTK forward pass; its time is part of seconds.ntk.
       const nw = res.naswot ?? { logdet: null };

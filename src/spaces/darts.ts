@@ -3,7 +3,7 @@
  * A cell has 4 intermediate nodes; node k (state k + 2) sums two (op, input state) pairs, input
  * states 0..k+1. A genotype lists 8 pairs per cell, 2 per node, in node order.
  */
-import { TegnasError } from '../errors.js';
+import { TegnasError, showValue } from '../errors.js';
 import type { Rng } from '../weights/rng.js';
 
 export const DARTS_OPS = [
@@ -40,20 +40,20 @@ export function validateGenotype(g: Genotype): Genotype {
   for (const cell of ['normal', 'reduce'] as const) {
     const pairs = g[cell];
     if (!Array.isArray(pairs) || pairs.length !== 2 * DARTS_STEPS)
-      throw bad(`${cell} must list ${2 * DARTS_STEPS} (op, input) pairs, got ${Array.isArray(pairs) ? pairs.length : typeof pairs}`);
+      throw bad(`${cell} must list ${2 * DARTS_STEPS} (op, input) pairs, got ${Array.isArray(pairs) ? pairs.length : showValue(pairs)}`);
     pairs.forEach((p, i) => {
       if (!Array.isArray(p) || p.length !== 2) throw bad(`${cell}[${i}] must be an (op, input) pair`);
       const [op, input] = p;
       const node = Math.floor(i / 2);
-      if (typeof op !== 'string' || !isDartsOp(op)) throw bad(`${cell}[${i}]: unknown op ${JSON.stringify(op)}; expected one of ${DARTS_OPS.join(', ')}`);
+      if (typeof op !== 'string' || !isDartsOp(op)) throw bad(`${cell}[${i}]: unknown op ${showValue(op)}; expected one of ${DARTS_OPS.join(', ')}`);
       if (!Number.isInteger(input) || input < 0 || input > node + 1)
-        throw bad(`${cell}[${i}]: node ${node} may read states 0..${node + 1}, got ${JSON.stringify(input)}`);
+        throw bad(`${cell}[${i}]: node ${node} may read states 0..${node + 1}, got ${showValue(input)}`);
     });
     for (let k = 0; k < DARTS_STEPS; k++)
       if (pairs[2 * k][1] === pairs[2 * k + 1][1]) throw bad(`${cell} node ${k} reads state ${pairs[2 * k][1]} twice; its two inputs must differ`);
     const concat = g[cell === 'normal' ? 'normalConcat' : 'reduceConcat'];
-    if (!Array.isArray(concat) || concat.join(',') !== '2,3,4,5')
-      throw bad(`${cell}_concat must be [2, 3, 4, 5], got ${JSON.stringify(concat)}`);
+    if (!Array.isArray(concat) || concat.length !== 4 || concat.some((v, i) => v !== i + 2))
+      throw bad(`${cell}_concat must be [2, 3, 4, 5], got ${showValue(concat)}`);
   }
   return g;
 }
@@ -61,7 +61,7 @@ export function validateGenotype(g: Genotype): Genotype {
 /** Parses the DARTS text `Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat=...)`. */
 export function parseGenotype(text: string): Genotype {
   const bad = (why: string) => new TegnasError('E_ARCH', `invalid DARTS genotype text: ${why}; expected Genotype(normal=[('op', input), ...], normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat=[2, 3, 4, 5])`);
-  if (typeof text !== 'string') throw bad('not a string');
+  if (typeof text !== 'string') throw bad(`not a string but ${showValue(text, 60)}`);
   const m = /^\s*Genotype\s*\((.*)\)\s*$/s.exec(text);
   if (!m) throw bad('missing Genotype( ... )');
   const fields = new Map<string, string>();
@@ -98,11 +98,16 @@ export function parseGenotype(text: string): Genotype {
     const s = fields.get(name);
     if (s === undefined) return [2, 3, 4, 5];
     const r = /^range\(\s*(\d+)\s*,\s*(\d+)\s*\)$/.exec(s.trim());
-    if (r) return Array.from({ length: Math.max(0, Number(r[2]) - Number(r[1])) }, (_, i) => Number(r[1]) + i);
+    if (r) {
+      const [a, b] = [Number(r[1]), Number(r[2])];
+      // A cell concatenates at most its few states: refuse a long range before expanding it.
+      if (!(b - a <= 64)) throw bad(`${name}: ${showValue(s.trim(), 60).replace(/^"|"$/g, '')} holds ${r[2]} - ${r[1]} values; expected range(2, 6)`);
+      return Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
+    }
     const inner = s.trim().slice(1, -1).trim();
     if (inner === '') return [];
     return inner.split(',').map((v) => {
-      if (!/^\s*\d+\s*$/.test(v)) throw bad(`${name}: ${JSON.stringify(v.trim())} is not an integer`);
+      if (!/^\s*\d+\s*$/.test(v)) throw bad(`${name}: ${showValue(v.trim(), 60)} is not an integer`);
       return Number(v);
     });
   };
@@ -192,6 +197,7 @@ export function mutateGenotype(g: Genotype, rng: Rng): Genotype {
  * by input state (then op), so genotypes that differ only in the order of a node's inputs share it.
  */
 export function genotypeKey(g: Genotype): string {
+  validateGenotype(g);
   const sortCell = (pairs: DartsPair[]) => {
     const out: DartsPair[] = [];
     for (let k = 0; k < DARTS_STEPS; k++) out.push(...[pairs[2 * k], pairs[2 * k + 1]].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0])));

@@ -2,7 +2,7 @@
  * The NAS-Bench-201 search space: operations, arch strings and their validation.
  * Arch string: `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`, edges in the order 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2.
  */
-import { TegnasError } from '../errors.js';
+import { TegnasError, showValue } from '../errors.js';
 import type { Rng } from '../weights/rng.js';
 
 export const NB201_OPS = ['none', 'skip_connect', 'nor_conv_1x1', 'nor_conv_3x3', 'avg_pool_3x3'] as const;
@@ -30,7 +30,7 @@ export function isNb201Op(s: string): s is Nb201Op {
 
 export function parseNb201(arch: string): Nb201Arch {
   const bad = (why: string) =>
-    new TegnasError('E_ARCH', `invalid NAS-Bench-201 arch string ${JSON.stringify(arch)}: ${why}; expected the form |op~0|+|op~0|op~1|+|op~0|op~1|op~2| with ops ${NB201_OPS.join(', ')}`);
+    new TegnasError('E_ARCH', `invalid NAS-Bench-201 arch string ${showValue(arch)}: ${why}; expected the form |op~0|+|op~0|op~1|+|op~0|op~1|op~2| with ops ${NB201_OPS.join(', ')}`);
   if (typeof arch !== 'string') throw bad('not a string');
   const nodes = arch.split('+');
   if (nodes.length !== 3) throw bad(`expected 3 nodes separated by '+', found ${nodes.length}`);
@@ -41,8 +41,10 @@ export function parseNb201(arch: string): Nb201Arch {
     if (parts.length !== i + 1) throw bad(`node ${i + 1} must have ${i + 1} input(s), found ${parts.length}`);
     parts.forEach((p, j) => {
       const m = /^([a-z0-9_]+)~(\d+)$/.exec(p);
-      if (!m) throw bad(`'${p}' is not op~input`);
-      if (Number(m[2]) !== j) throw bad(`'${p}' on node ${i + 1} must read input ${j}`);
+      const part = p.length <= 60 ? `'${p}'` : showValue(p, 60);
+      if (!m) throw bad(`${part} is not op~input`);
+      // Exactly the digit of the input (no leading zeros), so that every accepted string is canonical.
+      if (m[2] !== String(j)) throw bad(`${part} on node ${i + 1} must read input ${j} (written ~${j})`);
       if (!isNb201Op(m[1])) throw bad(`unknown op '${m[1]}'`);
       ops.push(m[1]);
     });
@@ -51,8 +53,7 @@ export function parseNb201(arch: string): Nb201Arch {
 }
 
 export function formatNb201(ops: readonly Nb201Op[]): ArchString {
-  if (ops.length !== 6 || !ops.every((o) => isNb201Op(o)))
-    throw new TegnasError('E_ARCH', `a NAS-Bench-201 arch needs 6 ops from ${NB201_OPS.join(', ')}, got ${JSON.stringify(ops)}`);
+  checkOps(ops);
   return `|${ops[0]}~0|+|${ops[1]}~0|${ops[2]}~1|+|${ops[3]}~0|${ops[4]}~1|${ops[5]}~2|`;
 }
 
@@ -72,7 +73,7 @@ export function nb201Code(arch: ArchString | readonly Nb201Op[]): number {
 /** The op list of a code from `nb201Code`. */
 export function nb201FromCode(code: number): Nb201Arch {
   if (!Number.isInteger(code) || code < 0 || code >= NB201_SIZE)
-    throw new TegnasError('E_ARCH', `a NAS-Bench-201 code must be an integer in 0..${NB201_SIZE - 1}, got ${JSON.stringify(code)}`);
+    throw new TegnasError('E_ARCH', `a NAS-Bench-201 code must be an integer in 0..${NB201_SIZE - 1}, got ${showValue(code)}`);
   const ops: Nb201Op[] = [];
   for (let e = 5; e >= 0; e--) {
     ops[e] = NB201_OPS[code % 5];
@@ -106,7 +107,7 @@ export function mutateNb201(arch: ArchString, rng: Rng): ArchString {
 
 function checkOps(ops: readonly Nb201Op[]): Nb201Arch {
   if (!Array.isArray(ops) || ops.length !== 6 || !ops.every((o) => typeof o === 'string' && isNb201Op(o)))
-    throw new TegnasError('E_ARCH', `a NAS-Bench-201 arch needs 6 ops from ${NB201_OPS.join(', ')}, got ${JSON.stringify(ops)}`);
+    throw new TegnasError('E_ARCH', `a NAS-Bench-201 arch needs 6 ops from ${NB201_OPS.join(', ')}, got ${showValue(ops)}`);
   return [...ops];
 }
 

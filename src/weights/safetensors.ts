@@ -13,7 +13,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { TegnasError } from '../errors.js';
+import { TegnasError, showValue } from '../errors.js';
 
 /** The dtypes a StoredTensor can hold (after reading, F16 and BF16 have become F32). */
 export type StoredDtype = 'F32' | 'F64' | 'I32' | 'I64' | 'U8';
@@ -67,8 +67,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  return showValue(v, 80);
+}
+
+/** A tensor name in a message: 'name', or cut when it is long. */
+function quoted(name: string): string {
+  return name.length <= 80 ? `'${name}'` : showValue(name, 80);
 }
 
 /** Checks a shape (non-negative safe integer dims) and returns its element count, or a problem. */
@@ -181,7 +185,7 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): Safete
   const keys = topLevelKeys(text);
   const seenKeys = new Set<string>();
   for (const k of keys) {
-    if (seenKeys.has(k)) fail(source, `header names ${k === METADATA_KEY ? METADATA_KEY : `tensor '${k}'`} twice`);
+    if (seenKeys.has(k)) fail(source, `header names ${k === METADATA_KEY ? METADATA_KEY : `tensor ${quoted(k)}`} twice`);
     seenKeys.add(k);
   }
 
@@ -191,8 +195,9 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): Safete
     if (m !== null) {
       if (!isPlainObject(m)) fail(source, `${METADATA_KEY} must be an object of strings, got ${show(m)}`);
       for (const [k, v] of Object.entries(m)) {
-        if (typeof v !== 'string') fail(source, `${METADATA_KEY} value of '${k}' must be a string, got ${show(v)}`);
-        metadata[k] = v;
+        if (typeof v !== 'string') fail(source, `${METADATA_KEY} value of ${quoted(k)} must be a string, got ${show(v)}`);
+        // defineProperty, not assignment: a key named __proto__ must stay a key, not replace the prototype
+        Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
       }
     }
   }
@@ -211,7 +216,7 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): Safete
   for (const name of keys) {
     if (name === METADATA_KEY) continue;
     const info = header[name];
-    const where = `tensor '${name}'`;
+    const where = `tensor ${quoted(name)}`;
     if (!isPlainObject(info)) fail(source, `${where}: entry must be an object, got ${show(info)}`);
     for (const field of ['dtype', 'shape', 'data_offsets'])
       if (!Object.hasOwn(info, field)) fail(source, `${where}: entry is missing '${field}'`);
@@ -228,7 +233,7 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): Safete
     )
       fail(source, `${where}: data_offsets must be two non-negative integers [begin, end], got ${show(offsets)}`);
     const [begin, end] = offsets as [number, number];
-    if (begin > end) fail(source, `${where}: data_offsets [${begin}, ${end}] end before they begin`);
+    if (begin > end) fail(source, `${where}: data_offsets [${begin}, ${end}] end before they begin (expected begin <= end)`);
     if (end > dataLength)
       fail(source, `${where}: data_offsets [${begin}, ${end}] out of range: the byte buffer holds ${dataLength} bytes (truncated file?)`);
     const expected = numel * FILE_DTYPES[dtype].size;
@@ -243,8 +248,8 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): Safete
   let prev: Entry | undefined;
   for (const e of sorted) {
     if (e.begin < cursor)
-      fail(source, `tensor '${e.name}' (bytes ${e.begin}..${e.end}) overlaps tensor '${prev!.name}' (bytes ${prev!.begin}..${prev!.end})`);
-    if (e.begin > cursor) fail(source, `gap in the byte buffer: bytes ${cursor}..${e.begin} belong to no tensor (before tensor '${e.name}')`);
+      fail(source, `tensor ${quoted(e.name)} (bytes ${e.begin}..${e.end}) overlaps tensor ${quoted(prev!.name)} (bytes ${prev!.begin}..${prev!.end})`);
+    if (e.begin > cursor) fail(source, `gap in the byte buffer: bytes ${cursor}..${e.begin} belong to no tensor (before tensor ${quoted(e.name)})`);
     cursor = e.end;
     prev = e;
   }

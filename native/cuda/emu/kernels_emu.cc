@@ -1,0 +1,3 @@
+// TEGNAS_CUDA_EMULATION only: kernels.cu compiled as C++ for the host.
+#include "emu_device.h"
+#include "../kernels.cu"
