@@ -43,23 +43,39 @@ TEGNAS_INLINE void avgpool_bwd(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx
   std::vector<T> inv(static_cast<size_t>(g.hout) * g.wout);
   for (int oh = 0; oh < g.hout; ++oh)
     for (int ow = 0; ow < g.wout; ++ow) inv[static_cast<size_t>(oh) * g.wout + ow] = T(1) / static_cast<T>(avg_count(g, oh, ow));
-  // Windows oh with oh*s - pad <= i < oh*s - pad + k.
+  // Windows oh with oh*s - pad <= i < oh*s - pad + k, per input row and column, worked out once: the
+  // divisions in the element loop cost more than the element's memory traffic.
   auto first = [&](int i) { const int n = i + g.pad - g.k + 1; return n <= 0 ? 0 : (n + g.stride - 1) / g.stride; };
   auto last = [&](int i, int out) { return std::min(out - 1, (i + g.pad) / g.stride); };
+  std::vector<int> ow0(g.win), ow1(g.win);
+  for (int iw = 0; iw < g.win; ++iw) {
+    ow0[iw] = first(iw);
+    ow1[iw] = last(iw, g.wout);
+  }
   const int planes = dy.n * dy.c;
   for (int p = 0; p < planes; ++p) {
     const V* gp = reinterpret_cast<const V*>(dy.at(p * dy.plane()));
     V* dp = reinterpret_cast<V*>(dx.at(p * dx.plane()));
     for (int ih = 0; ih < g.hin; ++ih) {
       const int oh0 = first(ih), oh1 = last(ih, g.hout);
+      V* d = dp + static_cast<size_t>(ih) * g.win;
+      if (oh0 == oh1) {  // one window row (every non-overlapping pool)
+        const V* grow = gp + static_cast<size_t>(oh0) * g.wout;
+        const T* irow = inv.data() + static_cast<size_t>(oh0) * g.wout;
+        for (int iw = 0; iw < g.win; ++iw) {
+          V acc{};
+          for (int ow = ow0[iw]; ow <= ow1[iw]; ++ow) acc += grow[ow] * irow[ow];
+          if (overwrite) d[iw] = acc;
+          else d[iw] += acc;
+        }
+        continue;
+      }
       for (int iw = 0; iw < g.win; ++iw) {
-        const int ow0 = first(iw), ow1 = last(iw, g.wout);
         V acc{};
         for (int oh = oh0; oh <= oh1; ++oh)
-          for (int ow = ow0; ow <= ow1; ++ow) acc += gp[oh * g.wout + ow] * inv[static_cast<size_t>(oh) * g.wout + ow];
-        V* d = dp + ih * g.win + iw;
-        if (overwrite) *d = acc;
-        else *d += acc;
+          for (int ow = ow0[iw]; ow <= ow1[iw]; ++ow) acc += gp[oh * g.wout + ow] * inv[static_cast<size_t>(oh) * g.wout + ow];
+        if (overwrite) d[iw] = acc;
+        else d[iw] += acc;
       }
     }
   }
