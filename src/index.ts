@@ -1,7 +1,10 @@
 /** Public API of tegnas (re-exports only). */
 export { TegnasError } from './errors.js';
 export { BACKEND_CHOICES, backendInfo, measurePeak, nativeVersion, NativeNet, resolveBackend } from './native.js';
-export type { BackendChoice, BackendInfo, BackendName, FloatArray, PeakThroughput, PlanInfo, PerSampleResult, BackwardResult } from './native.js';
+export type {
+  BackendChoice, BackendInfo, BackendName, FloatArray, PeakThroughput, PlanInfo, PerSampleResult, BackwardResult,
+  NtkBatches, NtkIndicatorResult, NaswotResult, RegionCount,
+} from './native.js';
 export { Network } from './network.js';
 export type { GradColumn, ParamGroup, PerSampleGradients, WeightsOptions } from './network.js';
 export type { NetworkPlan, PlanNode, PlanOp, ParamSpec, ParamKind } from './plan/types.js';
@@ -17,7 +20,7 @@ export { INIT_NAMES, initParams } from './weights/init.js';
 export type { InitName } from './weights/init.js';
 export { Rng } from './weights/rng.js';
 export { parseSafetensors, serializeSafetensors, readSafetensors, writeSafetensors } from './weights/safetensors.js';
-export type { StoredTensor } from './weights/safetensors.js';
+export type { SafetensorsContents, StoredData, StoredDtype, StoredTensor } from './weights/safetensors.js';
 export { parseCifar10, readCifar10, normalise, CIFAR10_MEAN, CIFAR10_STD } from './data/cifar.js';
 export type { ImageSet } from './data/cifar.js';
 export { Scorer, score } from './scoring/scorer.js';
@@ -26,12 +29,17 @@ export type { TegScores, RepeatScores, NtkCondition, RegressionMse, LinearRegion
 export { indicatorBatches, batchesFromInputsFile } from './data/batches.js';
 export type { IndicatorBatches, Batch, BatchOptions } from './data/batches.js';
 export { DATASETS, datasetInfo, loadDataset } from './data/datasets.js';
-export type { DatasetName } from './data/datasets.js';
+export type { DatasetInfo, DatasetName, DatasetSplits } from './data/datasets.js';
 export { evolution } from './search/evolution.js';
+export type { EvolutionOptions } from './search/evolution.js';
 export { reinforce } from './search/reinforce.js';
+export type { ReinforceOptions } from './search/reinforce.js';
 export { prune } from './search/prune.js';
+export type { PruneOptions } from './search/prune.js';
 export { randomSearch } from './search/random.js';
+export type { RandomSearchOptions } from './search/random.js';
 export { runSearch } from './search/run.js';
+export type { RunOptions } from './search/run.js';
 export { ALGOS, MemoryJournal } from './search/types.js';
 export type { AlgoName, Evaluator, Evaluation, Journal, JournalEntry, SearchOptions, SearchProgress, SearchResult } from './search/types.js';
 export { FileJournal } from './search/journal.js';
