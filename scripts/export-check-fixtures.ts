@@ -20,33 +20,12 @@ import type { NetworkPlan } from '../src/plan/types.js';
 import { indicatorPlans } from '../src/scoring/scorer.js';
 import { NB201_EDGES, type Nb201Op } from '../src/spaces/nb201.js';
 import { readSafetensors } from '../src/weights/safetensors.js';
+import { BENCH_ARCHS } from '../bench/bench-archs.js';
+import { ORACLE_CASES, ORACLE_FLOAT64 } from '../test/oracle/cases.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
 
-/** The oracle cases of test/oracle.test.ts, and which of them it also runs in float64. */
-export const ORACLE_CASES = [
-  'nb201-c3n1-k10--all-none',
-  'nb201-c3n1-k10--all-skip',
-  'nb201-c3n1-k10--all-conv3x3',
-  'nb201-c3n1-k10--pool-mixed',
-  'nb201-c3n1-k10--best-known',
-  'nb201-c3n1-k10--mixed',
-  'nb201-c3n1-k100--mixed',
-  'nb201-c3n1-k10--supernet',
-  'darts-c1n1d2-k10--every-op',
-  'darts-c1n1d2-k10--darts-v2',
-  'darts-c1n1d2-k10--supernet',
-];
-const ORACLE_FLOAT64 = new Set(['nb201-c3n1-k10--pool-mixed', 'darts-c1n1d2-k10--every-op', 'nb201-c3n1-k10--supernet']);
 
-/** bench/engine.bench.ts BENCH_ARCHS (not imported: that module runs the benchmark when loaded). */
-export const BENCH_ARCHS: Record<string, string> = {
-  'all-none': '|none~0|+|none~0|none~1|+|none~0|none~1|none~2|',
-  'all-skip': '|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|',
-  'all-conv3x3': '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|',
-  'best-known': '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|',
-  'pool-mixed': '|avg_pool_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|',
-};
 
 /** The oracle fixture network of a case (as test/oracle.test.ts builds it). */
 function oraclePlan(config: string, meta: Record<string, string>): NetworkPlan {

@@ -5,26 +5,14 @@ import { Network } from '../src/network.js';
 import type { DartsSupernetSelection } from '../src/plan/darts-network.js';
 import { NB201_EDGES, type Nb201Op } from '../src/spaces/nb201.js';
 import { readSafetensors } from '../src/weights/safetensors.js';
+import { ORACLE_CASES, ORACLE_FLOAT64 } from './oracle/cases.js';
 
 // Agreement with the PyTorch oracle (test/oracle/make_fixtures.py): same weights, same inputs,
 // per-sample gradients of each sample's summed logits through train-mode BatchNorm.
 
 const dir = fileURLToPath(new URL('./fixtures/', import.meta.url));
-const CASES = [
-  'nb201-c3n1-k10--all-none',
-  'nb201-c3n1-k10--all-skip',
-  'nb201-c3n1-k10--all-conv3x3',
-  'nb201-c3n1-k10--pool-mixed',
-  'nb201-c3n1-k10--best-known',
-  'nb201-c3n1-k10--mixed',
-  'nb201-c3n1-k100--mixed',
-  'nb201-c3n1-k10--supernet',
-  'darts-c1n1d2-k10--every-op',
-  'darts-c1n1d2-k10--darts-v2',
-  'darts-c1n1d2-k10--supernet',
-];
-/** Cases also run in float64, where the engine must match the float64 oracle to float32 storage precision. */
-const FLOAT64 = new Set(['nb201-c3n1-k10--pool-mixed', 'darts-c1n1d2-k10--every-op', 'nb201-c3n1-k10--supernet']);
+const CASES = ORACLE_CASES;
+const FLOAT64 = ORACLE_FLOAT64;
 
 const inputs = readSafetensors(dir + 'inputs.safetensors').tensors.get('x')!;
 
