@@ -48,7 +48,8 @@ class Backend {
 // pairs, whether or not it could be created: backendInfo() and the check tools print them.
 using BackendDetails = std::vector<std::pair<std::string, std::string>>;
 
-// The CPU engine as a Backend (stateless; one instance for the whole process).
+// The CPU engine as a Backend (one instance for the whole process; its only state is the memory that
+// finished calls leave for the next ones).
 Backend& cpu_backend();
 
 // Creates a backend, or returns null and says why not (no driver, no device, a library not found...);

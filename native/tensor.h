@@ -3,8 +3,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tegnas {
@@ -36,10 +38,33 @@ struct Tensor {
 // that the compiler turns into vector instructions, whatever the channel count of the network.
 constexpr int kSeeds = 16;
 
+// An allocator whose resize() leaves new elements unwritten: a recycled gradient buffer grown for a
+// first writer that assigns every element would otherwise be zero-filled for nothing.
+template <typename T>
+struct UninitAlloc : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = UninitAlloc<U>;
+  };
+  UninitAlloc() = default;
+  template <typename U>
+  UninitAlloc(const UninitAlloc<U>&) noexcept {}
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... A>
+  void construct(U* p, A&&... a) {
+    ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+  }
+};
+template <typename T>
+using GradStore = std::vector<T, UninitAlloc<T>>;
+
 template <typename T>
 struct Grad {
   int n = 0, c = 0, h = 0, w = 0;
-  std::vector<T> v;
+  GradStore<T> v;
 
   void reset(int n_, int c_, int h_, int w_) {
     n = n_; c = c_; h = h_; w = w_;
@@ -52,7 +77,7 @@ struct Grad {
   T* at(size_t i) { return v.data() + i * kSeeds; }
   const T* at(size_t i) const { return v.data() + i * kSeeds; }
   bool empty() const { return v.empty(); }
-  void release() { std::vector<T>().swap(v); n = c = h = w = 0; }
+  void release() { GradStore<T>().swap(v); n = c = h = w = 0; }
 };
 
 // The kSeeds values of one element as one vector value (GCC/Clang vector extension): arithmetic on it
@@ -73,11 +98,12 @@ using SeedVec = typename SeedVecOf<T>::type;
 #define TEGNAS_HAVE_SEEDVEC 1
 #endif
 
-// Recycles gradient buffers between the nodes and passes of one worker, so the backward pass does
-// not page-fault its way through freshly mapped memory for every node of every seed chunk.
+// Recycles gradient buffers between the nodes and passes of one worker, and from one call to the next
+// when the pool lives in a Workspace, so the backward pass does not page-fault its way through freshly
+// mapped memory for every node of every seed chunk.
 template <typename T>
 struct GradPool {
-  std::vector<std::vector<T>> free;
+  std::vector<GradStore<T>> free;
 
   // zero = false leaves the contents undefined, for a first writer that overwrites every element.
   void take(Grad<T>& g, int n, int c, int h, int w, bool zero = true) {
@@ -95,9 +121,33 @@ struct GradPool {
   }
   void give(Grad<T>& g) {
     if (g.v.capacity() > 0) free.push_back(std::move(g.v));
-    g.v = std::vector<T>();
+    g.v = GradStore<T>();
     g.n = g.c = g.h = g.w = 0;
   }
+};
+
+// The same for plain buffers (forward activations, BatchNorm caches): give() keeps a vector's
+// allocation, reserve_from() hands the smallest one that fits to a vector about to be assigned.
+template <typename T>
+struct BufferPool {
+  std::vector<std::vector<T>> free;
+
+  void give(std::vector<T>& v) {
+    if (v.capacity() > 0) free.push_back(std::move(v));
+    v = std::vector<T>();
+  }
+  void reserve_from(std::vector<T>& v, size_t need) {
+    if (v.capacity() >= need) return;
+    size_t best = free.size();
+    for (size_t i = 0; i < free.size(); ++i)
+      if (free[i].capacity() >= need && (best == free.size() || free[i].capacity() < free[best].capacity())) best = i;
+    if (best == free.size()) return;
+    std::vector<T> b = std::move(free[best]);
+    free.erase(free.begin() + static_cast<long>(best));
+    give(v);
+    v = std::move(b);
+  }
+  void clear() { std::vector<std::vector<T>>().swap(free); }
 };
 
 // Multi-versioned kernels: one binary carries AVX-512, AVX2 and baseline code and picks at load time.

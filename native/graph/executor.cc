@@ -14,14 +14,20 @@ template <typename T>
 void run_forward(const Plan& plan, const T* params, const T* x, int N, Activations<T>& out) {
   const size_t n_nodes = plan.nodes.size();
   out.N = N;
-  out.act.assign(n_nodes, Tensor<T>());
-  out.bn.assign(n_nodes, BnCache<T>());
+  // The previous pass's buffers (another architecture, or the previous call) are handed out again
+  // smallest-fit: a score that runs on warm memory spends no time in page faults.
+  for (auto& t : out.act) out.spare.give(t.v);
+  for (auto& b : out.bn) out.spare.give(b.xhat);
+  out.act.resize(n_nodes);
+  out.bn.resize(n_nodes);
   out.argmax.assign(n_nodes, {});
   auto P = [&](int ref) -> const T* { return ref >= 0 ? params + plan.params[ref].offset : nullptr; };
   for (size_t i = 0; i < n_nodes; ++i) {
     const Node& nd = plan.nodes[i];
     Tensor<T>& y = out.act[i];
     auto in = [&](size_t k) -> const Tensor<T>& { return out.act[nd.inputs[k]]; };
+    out.spare.reserve_from(y.v, static_cast<size_t>(N) * nd.c * nd.h * nd.w);
+    if (nd.op == Op::BatchNorm) out.spare.reserve_from(out.bn[i].xhat, in(0).numel());
     switch (nd.op) {
       case Op::Input:
         y.reset(N, plan.in_c, plan.in_h, plan.in_w);
@@ -45,6 +51,7 @@ void run_forward(const Plan& plan, const T* params, const T* x, int N, Activatio
       case Op::Shift: shift_forward(in(0), y); break;
     }
   }
+  out.spare.clear();  // what this network did not need: hold no more than one pass's worth
 }
 
 namespace {
@@ -313,7 +320,8 @@ void per_sample_gradients(const Plan& plan, const T* params, const Activations<T
 }
 
 template <typename T>
-void per_sample_gradients(const Plan& plan, const T* params, const std::vector<GradientJob<T>>& jobs, int threads) {
+void per_sample_gradients(const Plan& plan, const T* params, const std::vector<GradientJob<T>>& jobs, int threads,
+                          std::vector<GradPool<T>>* pools) {
   const size_t K = plan.nodes[plan.output].c * static_cast<size_t>(plan.nodes[plan.output].h) * plan.nodes[plan.output].w;
   std::vector<BackwardSetup> setups;
   setups.reserve(jobs.size());
@@ -331,10 +339,14 @@ void per_sample_gradients(const Plan& plan, const T* params, const std::vector<G
   const char* prof_env = std::getenv("TEGNAS_PROFILE");
   const bool profile = prof_env && *prof_env && *prof_env != '0';
   std::vector<std::vector<double>> node_seconds(jobs.size(), std::vector<double>(profile ? plan.nodes.size() : 0, 0.0));
-  auto worker = [&]() {
+  const int nt = std::max(1, std::min<int>(threads, static_cast<int>(chunks.size())));
+  std::vector<GradPool<T>> local_pools;
+  if (!pools) pools = &local_pools;
+  if (pools->size() < static_cast<size_t>(nt)) pools->resize(nt);
+  auto worker = [&](int t) {
     std::vector<T> rows;
     std::vector<std::vector<double>> mine(node_seconds);
-    GradPool<T> pool;
+    GradPool<T>& pool = (*pools)[t];
     for (;;) {
       int j, s0;
       {
@@ -371,11 +383,10 @@ void per_sample_gradients(const Plan& plan, const T* params, const std::vector<G
       }
     }
   };
-  const int nt = std::max(1, std::min<int>(threads, static_cast<int>(chunks.size())));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < nt; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& th : pool) th.join();
+  std::vector<std::thread> workers;
+  for (int t = 1; t < nt; ++t) workers.emplace_back(worker, t);
+  worker(0);
+  for (auto& th : workers) th.join();
   if (err) std::rethrow_exception(err);
   if (profile)
     for (size_t j = 0; j < jobs.size(); ++j) {
@@ -398,7 +409,7 @@ void per_sample_gradients(const Plan& plan, const T* params, const std::vector<G
                                 T*, T*);                                                                        \
   template void per_sample_gradients<T>(const Plan&, const T*, const T*, int, const std::vector<int>&, int, T*, T*); \
   template void per_sample_gradients<T>(const Plan&, const T*, const Activations<T>&, const std::vector<int>&, int, T*); \
-  template void per_sample_gradients<T>(const Plan&, const T*, const std::vector<GradientJob<T>>&, int);
+  template void per_sample_gradients<T>(const Plan&, const T*, const std::vector<GradientJob<T>>&, int, std::vector<GradPool<T>>*);
 TEGNAS_EXEC(float)
 TEGNAS_EXEC(double)
 #undef TEGNAS_EXEC

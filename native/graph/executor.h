@@ -13,6 +13,8 @@ struct Activations {
   std::vector<Tensor<T>> act;            // output of every node
   std::vector<BnCache<T>> bn;            // batchnorm nodes only
   std::vector<std::vector<int32_t>> argmax;  // maxpool nodes only
+  // run_forward on the same Activations again (the next architecture) reuses these buffers.
+  BufferPool<T> spare;
 };
 
 // params: every parameter of the plan, concatenated in plan order (plan.total_params values).
@@ -45,7 +47,18 @@ struct GradientJob {
 };
 // Several batches of one network at once: their seed chunks share one queue over `threads` threads, so
 // no thread idles while another batch still has chunks. Rows are identical to one call per batch.
+// pools: one gradient-buffer pool per thread kept by the caller from call to call (grown to `threads`
+// when shorter), or null for buffers that live only as long as the call.
 template <typename T>
-void per_sample_gradients(const Plan& plan, const T* params, const std::vector<GradientJob<T>>& jobs, int threads);
+void per_sample_gradients(const Plan& plan, const T* params, const std::vector<GradientJob<T>>& jobs, int threads,
+                          std::vector<GradPool<T>>* pools = nullptr);
+
+// The memory of one NTK-indicator call that the next call can reuse: both batches' activations and the
+// backward workers' gradient buffers. One workspace serves one call at a time.
+template <typename T>
+struct Workspace {
+  Activations<T> train, val;
+  std::vector<GradPool<T>> pools;
+};
 
 }  // namespace tegnas

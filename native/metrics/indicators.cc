@@ -56,7 +56,7 @@ size_t numel_of(const Plan& plan, const std::vector<int>& idx) {
 
 template <typename T>
 NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& in, const std::vector<int>& weights,
-                         const std::vector<int>& cells, int threads) {
+                         const std::vector<int>& cells, int threads, Workspace<T>* ws) {
   NtkResult r;
   const size_t P = numel_of(plan, weights);
   // Column ranges of the cell parameters inside a row of G (for the regression).
@@ -88,7 +88,10 @@ NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& 
   // Both forward passes first (side by side with two or more threads), then the seed chunks of both
   // backward passes from one queue, so that neither pass leaves a thread idle.
   std::vector<T> G(static_cast<size_t>(in.B) * P), Gy(regression ? static_cast<size_t>(in.Bv) * Pc : 0);
-  Activations<T> acts, vacts;
+  Workspace<T> local;
+  if (!ws) ws = &local;
+  Activations<T>& acts = ws->train;
+  Activations<T>& vacts = ws->val;
   auto train_forward = [&]() {
     run_forward(plan, params, in.x, in.B, acts);
     if (in.naswot) {
@@ -123,7 +126,7 @@ NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& 
   std::vector<GradientJob<T>> jobs{{&acts, &weights, G.data()}};
   if (regression) jobs.push_back({&vacts, &cells, Gy.data()});
   const auto t_fwd = clock::now();
-  per_sample_gradients(plan, params, jobs, threads);
+  per_sample_gradients(plan, params, jobs, threads, &ws->pools);
   const auto t_bwd = clock::now();
 
   // Condition number of the NTK G G^T (the reference: eigvalsh, largest / smallest; NaN -> bad).
@@ -237,7 +240,7 @@ NaswotResult naswot(const Plan& plan, const T* params, const T* x, int batch) {
 
 #define TEGNAS_IND(T)                                                                                            \
   template NtkResult ntk_indicators<T>(const Plan&, const T*, const NtkInputs<T>&, const std::vector<int>&,       \
-                                       const std::vector<int>&, int);                                             \
+                                       const std::vector<int>&, int, Workspace<T>*);                              \
   template RegionResult linear_regions<T>(const Plan&, const T*, const T*, int, int);                             \
   template NaswotResult naswot<T>(const Plan&, const T*, const T*, int);
 TEGNAS_IND(float)

@@ -35,9 +35,10 @@ struct NtkInputs {
 
 // weights: parameter indices of the NTK gradient (the reference's `weight` group); cells: a subset of
 // them (the `cell` group) for the regression.
+// ws: memory kept from an earlier call (see Workspace), or null.
 template <typename T>
 NtkResult ntk_indicators(const Plan& plan, const T* params, const NtkInputs<T>& in, const std::vector<int>& weights,
-                         const std::vector<int>& cells, int threads);
+                         const std::vector<int>& cells, int threads, Workspace<T>* ws = nullptr);
 
 struct RegionResult {
   long long regions = 0;
