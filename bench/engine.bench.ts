@@ -110,7 +110,7 @@ function micro() {
     // The data gradient skips the positions the ReLU zeroes (about half), so count it at full size anyway.
     res[key] = { forwardGflops: (2 * flop) / fwd / 1e9, perSampleBackwardGflops: (B * 3 * flop) / (ps - fwd) / 1e9 };
     console.log(
-      `${key}: forward (im2col + GEMM) ${((2 * flop) / fwd / 1e9).toFixed(1)} GFLOP/s, per-sample backward ${((B * 3 * flop) / (ps - fwd) / 1e9).toFixed(1)} GFLOP/s`,
+      `${key}: forward (direct) ${((2 * flop) / fwd / 1e9).toFixed(1)} GFLOP/s, per-sample backward ${((B * 3 * flop) / (ps - fwd) / 1e9).toFixed(1)} GFLOP/s`,
     );
   }
   const n = 64;

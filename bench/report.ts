@@ -45,7 +45,7 @@ const lines = [
     .flatMap(([k, v]) => {
       const m = v as { forwardGflops: number; perSampleBackwardGflops: number };
       return [
-        `| ${k} forward (im2col + GEMM) | ${m.forwardGflops.toFixed(1)} GFLOP/s | ${((100 * m.forwardGflops) / r.peak.gflops).toFixed(1)} % |`,
+        `| ${k} forward (direct) | ${m.forwardGflops.toFixed(1)} GFLOP/s | ${((100 * m.forwardGflops) / r.peak.gflops).toFixed(1)} % |`,
         `| ${k} per-sample backward (seeds innermost) | ${m.perSampleBackwardGflops.toFixed(1)} GFLOP/s | ${((100 * m.perSampleBackwardGflops) / r.peak.gflops).toFixed(1)} % |`,
       ];
     }),

@@ -1,76 +1,148 @@
-// conv2d: forward through im2col + GEMM (run once per batch); backward as direct loops over the
-// kernel taps with the seeds innermost, so every multiply-add handles kSeeds gradients at once. Per-sample
+// conv2d: forward as direct loops over phase-split input (run once per batch); backward as direct loops
+// over the kernel taps with the seeds innermost, so every multiply-add handles kSeeds gradients at once. Per-sample
 // gradients spend nearly all their time here.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "../linalg/gemm.h"
 #include "ops.h"
 
 namespace tegnas {
 
 namespace {
-// col (cin_g*kh*kw, hout*wout) for one sample and one group.
+// Forward, direct. Per sample the zero-padded input is split into its sh x sw phases (row r, column c of
+// phase (pr, pc) is padded row sh*r + pr, column sw*c + pc), so that for every tap (ki, kj) the outputs
+// read one contiguous run of one phase: output (oh, ow), at flat index oh*Wq + ow, reads phase
+// (dh*ki % sh, dw*kj % sw) at flat index (oh + dh*ki/sh)*Wq + ow + dw*kj/sw. The outputs are computed over
+// the phase width Wq (the extra columns are dropped) in strips of SB vectors for COB output channels,
+// the accumulators in registers. im2col + GEMM ran at 1-5% of the CPU's peak on these narrow networks
+// (3 to 16 channels: the GEMM's M dimension).
+struct PhaseGeom {
+  int Hq = 0, Wq = 0;
+  size_t L = 0, Lpad = 0, Pq = 0;  // outputs computed, rounded up to whole strips; one phase plane
+};
+constexpr int kFwdStrip = 4;  // vectors per strip
+
 template <typename T>
-void im2col(const T* x, const ConvGeom& g, int group, T* col) {
-  const int cig = g.cin_g();
-  const size_t hw = static_cast<size_t>(g.hout) * g.wout;
-  for (int ci = 0; ci < cig; ++ci) {
-    const T* xc = x + static_cast<size_t>(group * cig + ci) * g.hin * g.win;
-    for (int ki = 0; ki < g.kh; ++ki)
-      for (int kj = 0; kj < g.kw; ++kj) {
-        T* row = col + (static_cast<size_t>(ci * g.kh + ki) * g.kw + kj) * hw;
-        for (int oh = 0; oh < g.hout; ++oh) {
-          const int ih = oh * g.sh - g.ph + ki * g.dh;
-          T* r = row + static_cast<size_t>(oh) * g.wout;
-          if (ih < 0 || ih >= g.hin) {
-            std::fill(r, r + g.wout, T(0));
-            continue;
-          }
-          const T* xr = xc + static_cast<size_t>(ih) * g.win;
-          for (int ow = 0; ow < g.wout; ++ow) {
-            const int iw = ow * g.sw - g.pw + kj * g.dw;
-            r[ow] = (iw >= 0 && iw < g.win) ? xr[iw] : T(0);
+PhaseGeom phase_geom(const ConvGeom& g) {
+  PhaseGeom p;
+  const int Hp = g.hin + 2 * g.ph, Wp = g.win + 2 * g.pw;
+  p.Hq = (Hp + g.sh - 1) / g.sh;
+  p.Wq = (Wp + g.sw - 1) / g.sw;
+  p.L = static_cast<size_t>(g.hout) * p.Wq;
+  const size_t strip = static_cast<size_t>(kFwdStrip) * kSeeds;
+  p.Lpad = (p.L + strip - 1) / strip * strip;
+  const size_t omax = static_cast<size_t>((g.kh - 1) * g.dh / g.sh) * p.Wq + (g.kw - 1) * g.dw / g.sw;
+  p.Pq = std::max(static_cast<size_t>(p.Hq) * p.Wq, p.Lpad + omax);
+  return p;
+}
+
+template <typename T, int COB>
+TEGNAS_INLINE void conv_fwd_strips(const T* xq, const PhaseGeom& p, const T* weight, const ConvGeom& g, int gr, int co0, T* yq) {
+  using V = SeedVec<T>;
+  constexpr int SB = kFwdStrip;
+  const int cig = g.cin_g(), KK = g.kh * g.kw;
+  for (size_t l0 = 0; l0 < p.Lpad; l0 += static_cast<size_t>(SB) * kSeeds) {
+    V acc[COB][SB];
+#pragma GCC unroll 16
+    for (int b = 0; b < COB; ++b)
+#pragma GCC unroll 16
+      for (int v = 0; v < SB; ++v) acc[b][v] = V{};
+    for (int cil = 0; cil < cig; ++cil) {
+      const int ci = gr * cig + cil;
+      const T* w = weight + (static_cast<size_t>(co0) * cig + cil) * KK;
+      for (int ki = 0; ki < g.kh; ++ki) {
+        const int rk = ki * g.dh;
+        for (int kj = 0; kj < g.kw; ++kj) {
+          const int ck = kj * g.dw;
+          const T* src = xq + ((static_cast<size_t>(ci) * g.sh + rk % g.sh) * g.sw + ck % g.sw) * p.Pq +
+                         static_cast<size_t>(rk / g.sh) * p.Wq + ck / g.sw + l0;
+          V xv[SB];
+#pragma GCC unroll 16
+          for (int v = 0; v < SB; ++v) std::memcpy(&xv[v], src + v * kSeeds, sizeof(V));
+#pragma GCC unroll 16
+          for (int b = 0; b < COB; ++b) {
+            const T wv = w[static_cast<size_t>(b) * cig * KK + ki * g.kw + kj];
+#pragma GCC unroll 16
+            for (int v = 0; v < SB; ++v) acc[b][v] += wv * xv[v];
           }
         }
       }
+    }
+#pragma GCC unroll 16
+    for (int b = 0; b < COB; ++b)
+#pragma GCC unroll 16
+      for (int v = 0; v < SB; ++v) std::memcpy(yq + b * p.Lpad + l0 + v * kSeeds, &acc[b][v], sizeof(V));
   }
 }
 
-// A 1x1, stride 1, unpadded convolution reads its input as the column matrix directly.
-bool is_pointwise(const ConvGeom& g) {
-  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+template <typename T>
+TEGNAS_INLINE void conv_fwd(const Tensor<T>& x, const T* weight, const T* bias, const ConvGeom& g, Tensor<T>& y) {
+  constexpr int COB = 4;
+  const PhaseGeom p = phase_geom<T>(g);
+  const int cog = g.cout_g();
+  // Zeroed once: the interior is rewritten for every sample, the padding and the slack stay zero.
+  std::vector<T> xq(static_cast<size_t>(g.cin) * g.sh * g.sw * p.Pq, T(0));
+  std::vector<T> yq(static_cast<size_t>(COB) * p.Lpad);
+  const size_t HWi = static_cast<size_t>(g.hin) * g.win, HWo = static_cast<size_t>(g.hout) * g.wout;
+  for (int n = 0; n < x.n; ++n) {
+    const T* xn = x.data() + n * x.sample();
+    for (int ci = 0; ci < g.cin; ++ci)
+      for (int ih = 0; ih < g.hin; ++ih) {
+        const int hp = ih + g.ph;
+        const T* xr = xn + ci * HWi + static_cast<size_t>(ih) * g.win;
+        for (int pc = 0; pc < g.sw; ++pc) {
+          // Input columns iw with (iw + pw) % sw == pc land in phase column (iw + pw) / sw.
+          T* dst = xq.data() + ((static_cast<size_t>(ci) * g.sh + hp % g.sh) * g.sw + pc) * p.Pq + static_cast<size_t>(hp / g.sh) * p.Wq;
+          int iw = ((pc - g.pw) % g.sw + g.sw) % g.sw;
+          for (; iw < g.win; iw += g.sw) dst[(iw + g.pw) / g.sw] = xr[iw];
+        }
+      }
+    T* yn = y.data() + n * y.sample();
+    for (int gr = 0; gr < g.groups; ++gr) {
+      int c = 0;
+      auto emit = [&](int nb) {
+        for (int b = 0; b < nb; ++b) {
+          const int co = gr * cog + c + b;
+          const T bv = bias ? bias[co] : T(0);
+          T* yo = yn + co * HWo;
+          const T* src = yq.data() + b * p.Lpad;
+          for (int oh = 0; oh < g.hout; ++oh)
+            for (int ow = 0; ow < g.wout; ++ow) yo[oh * g.wout + ow] = src[static_cast<size_t>(oh) * p.Wq + ow] + bv;
+        }
+      };
+      for (; c + COB <= cog; c += COB) {
+        conv_fwd_strips<T, COB>(xq.data(), p, weight, g, gr, gr * cog + c, yq.data());
+        emit(COB);
+      }
+      // The last 1 to 3 channels in one block too: the stem and the first cells have 3 channels.
+      const int rest = cog - c;
+      if (rest == 3) conv_fwd_strips<T, 3>(xq.data(), p, weight, g, gr, gr * cog + c, yq.data());
+      if (rest == 2) conv_fwd_strips<T, 2>(xq.data(), p, weight, g, gr, gr * cog + c, yq.data());
+      if (rest == 1) conv_fwd_strips<T, 1>(xq.data(), p, weight, g, gr, gr * cog + c, yq.data());
+      if (rest > 0) emit(rest);
+    }
+  }
+}
+TEGNAS_SIMD void conv_fwd_clone(const Tensor<float>& x, const float* w, const float* b, const ConvGeom& g, Tensor<float>& y) {
+  conv_fwd(x, w, b, g, y);
+}
+TEGNAS_SIMD void conv_fwd_clone(const Tensor<double>& x, const double* w, const double* b, const ConvGeom& g, Tensor<double>& y) {
+  conv_fwd(x, w, b, g, y);
 }
 }  // namespace
 
 template <typename T>
 void conv2d_forward(const Tensor<T>& x, const T* weight, const T* bias, const ConvGeom& g, Tensor<T>& y) {
-  const int N = x.n;
-  y.reset(N, g.cout, g.hout, g.wout);
-  const int K = g.kdim(), cog = g.cout_g();
-  const int HW = g.hout * g.wout;
-  const bool direct = is_pointwise(g);
-  std::vector<T> col(direct ? 0 : static_cast<size_t>(K) * HW);
-  for (int n = 0; n < N; ++n) {
-    const T* xn = x.data() + n * x.sample();
-    T* yn = y.data() + n * y.sample();
-    for (int gr = 0; gr < g.groups; ++gr) {
-      const T* B = direct ? xn + static_cast<size_t>(gr) * g.cin_g() * HW : col.data();
-      if (!direct) im2col(xn, g, gr, col.data());
-      gemm<T>(false, false, cog, HW, K, weight + static_cast<size_t>(gr) * cog * K, K, B, HW,
-              yn + static_cast<size_t>(gr) * cog * HW, HW, false);
-    }
-    if (bias)
-      for (int co = 0; co < g.cout; ++co) {
-        T* p = yn + static_cast<size_t>(co) * HW;
-        for (int i = 0; i < HW; ++i) p[i] += bias[co];
-      }
-  }
+  y.reset(x.n, g.cout, g.hout, g.wout);
+  conv_fwd_clone(x, weight, bias, g, y);
 }
 
 namespace {
 using std::size_t;
+
+// Columns per tile of the strided data gradient.
+constexpr int kStridedPB = 4;
 
 // Sample n's output gradient as the backward kernels read it: per output channel a plane of kSeeds
 // vectors with a zero border wide enough for every kernel tap of the gather form, holding dy or, when a
@@ -95,9 +167,25 @@ void dy_planes_init(const ConvGeom& g, DyPlanes<T>& qp) {
     qp.Hq = qp.top + std::max(g.hout, g.hin + g.ph);
     qp.Wq = qp.left + std::max(g.wout, g.win + g.pw);
   } else {
-    qp.top = qp.left = 0;
+    // Strided gather form (dgrad_strided): row taps come bounded from a TapList, but whole tiles of
+    // kStridedPB columns of one residue class read column j + shift(kj) for every j of the class
+    // (rounded up to a whole tile): pad left and right so those reads land in zeros.
+    int lo = 0, hi = g.wout - 1;
+    for (int px = 0; px < g.sw && px < g.win; ++px) {
+      const int nj = (g.win - px + g.sw - 1) / g.sw;
+      const int njp = (nj + kStridedPB - 1) / kStridedPB * kStridedPB;
+      for (int kj = 0; kj < g.kw; ++kj) {
+        const int num = px + g.pw - kj * g.dw;
+        if (((num % g.sw) + g.sw) % g.sw) continue;
+        const int shift = num >= 0 ? num / g.sw : -((-num + g.sw - 1) / g.sw);
+        lo = std::min(lo, shift);
+        hi = std::max(hi, njp - 1 + shift);
+      }
+    }
+    qp.top = 0;
+    qp.left = -lo;
     qp.Hq = g.hout;
-    qp.Wq = g.wout;
+    qp.Wq = qp.left + hi + 1;
   }
   qp.plane = static_cast<size_t>(qp.Hq) * qp.Wq;
   qp.store.assign(static_cast<size_t>(g.cout) * qp.plane * kSeeds, T(0));
@@ -310,12 +398,74 @@ TEGNAS_INLINE void dgrad_rows_any(DyPlanes<T>& qp, const T* weight, const ConvGe
     }
 }
 
+// Columns iw = px + sw * j of one residue class px read the same kernel columns kj, from output column
+// ow = j + shift(kj) (the planes are padded for every j of the class), and row ih reads the kernel rows
+// and output rows of its TapList entries: PB such columns share every weight broadcast. NR row taps and
+// NC column taps fixed at compile time (1 or 2 each for the usual 3x3 stride-2 kernels) unroll the tap
+// loops completely; a loop over a run-time count of one or two taps cost half the speed.
+template <typename T, int CIB, int PB, int NR, int NC>
+TEGNAS_INLINE void dgrad_strided_tile(const SeedVec<T>* q, size_t qplane, const T* wc, int cog, size_t wstep, int KK,
+                                      const long (&roff)[NR], const int (&coff)[NC], const int (&tap)[NR][NC],
+                                      SeedVec<T> (&out)[CIB][PB]) {
+  using V = SeedVec<T>;
+  V acc[CIB][PB];
+#pragma GCC unroll 16
+  for (int c = 0; c < CIB; ++c)
+#pragma GCC unroll 16
+    for (int p = 0; p < PB; ++p) acc[c][p] = V{};
+  for (int col = 0; col < cog; ++col) {
+    const V* b = q + col * qplane;
+    const T* w = wc + col * wstep;
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; ++r)
+#pragma GCC unroll 4
+      for (int k = 0; k < NC; ++k) {
+        const V* src = b + roff[r] + coff[k];
+        V qv[PB];
+#pragma GCC unroll 16
+        for (int p = 0; p < PB; ++p) qv[p] = src[p];
+#pragma GCC unroll 16
+        for (int c = 0; c < CIB; ++c) {
+          const T wv = w[c * KK + tap[r][k]];
+#pragma GCC unroll 16
+          for (int p = 0; p < PB; ++p) acc[c][p] += wv * qv[p];
+        }
+      }
+  }
+#pragma GCC unroll 16
+  for (int c = 0; c < CIB; ++c)
+#pragma GCC unroll 16
+    for (int p = 0; p < PB; ++p) out[c][p] = acc[c][p];
+}
+
+// Any number of row and column taps (other strides and kernel sizes), the same tiles.
+template <typename T, int CIB, int PB>
+TEGNAS_INLINE void dgrad_strided_tile_any(const SeedVec<T>* q, size_t qplane, const T* wc, int cog, size_t wstep, int KK,
+                                          const std::vector<long>& roff, const std::vector<int>& coff,
+                                          const std::vector<int>& tap, SeedVec<T> (&out)[CIB][PB]) {
+  using V = SeedVec<T>;
+  const size_t nr = roff.size(), nc = coff.size();
+  for (int c = 0; c < CIB; ++c)
+    for (int p = 0; p < PB; ++p) out[c][p] = V{};
+  for (int col = 0; col < cog; ++col) {
+    const V* b = q + col * qplane;
+    const T* w = wc + col * wstep;
+    for (size_t r = 0; r < nr; ++r)
+      for (size_t k = 0; k < nc; ++k) {
+        const V* src = b + roff[r] + coff[k];
+        for (int c = 0; c < CIB; ++c) {
+          const T wv = w[c * KK + tap[r * nc + k]];
+          for (int p = 0; p < PB; ++p) out[c][p] += wv * src[p];
+        }
+      }
+  }
+}
+
 // Strided convolutions in gather form: input row ih receives kernel row ki from output row
 // oh = (ih + ph - ki*dh) / sh when that division is exact and oh is in range; the (ki, oh) pairs of each row
-// and (kj, ow) pairs of each column are listed once, then every dx vector sums its few taps over all
-// output channels in registers, CIB input channels at a time.
+// are listed once per conv.
 struct TapList {
-  std::vector<int> start;               // per input row (column): first entry
+  std::vector<int> start;               // per input row: first entry
   std::vector<std::pair<int, int>> e;   // (kernel index, output index)
 };
 
@@ -335,101 +485,77 @@ inline TapList strided_taps(int in, int pad, int k, int dil, int stride, int out
   return t;
 }
 
-// One input position (ih, iw) of CIB channels from its tap lists, bounds already in the lists.
-template <typename T, int CIB>
-TEGNAS_INLINE void dgrad_strided_one(DyPlanes<T>& qp, const T* wc, const ConvGeom& g, int n, int gr, int cil0, Grad<T>& dx,
-                                     const T* relu_out, bool overwrite, const TapList& rows, const TapList& cols, int ih, int iw) {
+// One row ih of one column class px, for CIB input channels: whole tiles of PB class columns, the last
+// one storing only the columns that exist.
+template <typename T, int CIB, int NR, int NC>
+TEGNAS_INLINE void dgrad_strided_row(DyPlanes<T>& qp, const T* wc, const ConvGeom& g, int n, int gr, int cil0, Grad<T>& dx,
+                                     const T* relu_out, bool overwrite, const std::pair<int, int>* rtaps, int nr,
+                                     const std::pair<int, int>* ctaps, int nc, int ih, int px) {
   using V = SeedVec<T>;
+  constexpr int PB = kStridedPB;
   const int cig = g.cin_g(), cog = g.cout_g(), KK = g.kh * g.kw;
   const size_t HW = static_cast<size_t>(g.hin) * g.win, wstep = static_cast<size_t>(cig) * KK;
-  V acc[CIB];
-  for (int c = 0; c < CIB; ++c) acc[c] = V{};
-  for (int col = 0; col < cog; ++col) {
-    const V* q = qp.origin(gr * cog + col);
-    const T* w = wc + col * wstep;
-    for (int r = rows.start[ih]; r < rows.start[ih + 1]; ++r) {
-      const int ki = rows.e[r].first;
-      const V* qr = q + static_cast<size_t>(rows.e[r].second) * qp.Wq;
-      for (int k = cols.start[iw]; k < cols.start[iw + 1]; ++k) {
-        const V qv = qr[cols.e[k].second];
-        const int t = ki * g.kw + cols.e[k].first;
-        for (int c = 0; c < CIB; ++c) acc[c] += w[c * KK + t] * qv;
+  const int nj = (g.win - px + g.sw - 1) / g.sw;
+  const V* q = qp.origin(gr * cog);
+  long roff[NR > 0 ? NR : 1];
+  int coff[NC > 0 ? NC : 1], tap[NR > 0 ? NR : 1][NC > 0 ? NC : 1];
+  std::vector<long> roff_any;
+  std::vector<int> coff_any, tap_any;
+  if constexpr (NR > 0 && NC > 0) {
+    for (int r = 0; r < NR; ++r) roff[r] = static_cast<long>(rtaps[r].second) * qp.Wq;
+    for (int k = 0; k < NC; ++k) coff[k] = ctaps[k].second;
+    for (int r = 0; r < NR; ++r)
+      for (int k = 0; k < NC; ++k) tap[r][k] = rtaps[r].first * g.kw + ctaps[k].first;
+  } else {
+    for (int r = 0; r < nr; ++r) roff_any.push_back(static_cast<long>(rtaps[r].second) * qp.Wq);
+    for (int k = 0; k < nc; ++k) coff_any.push_back(ctaps[k].second);
+    for (int r = 0; r < nr; ++r)
+      for (int k = 0; k < nc; ++k) tap_any.push_back(rtaps[r].first * g.kw + ctaps[k].first);
+  }
+  for (int j = 0; j < nj; j += PB) {
+    V acc[CIB][PB];
+    if constexpr (NR > 0 && NC > 0)
+      dgrad_strided_tile<T, CIB, PB, NR, NC>(q + j, qp.plane, wc, cog, wstep, KK, roff, coff, tap, acc);
+    else
+      dgrad_strided_tile_any<T, CIB, PB>(q + j, qp.plane, wc, cog, wstep, KK, roff_any, coff_any, tap_any, acc);
+    const int np = std::min(PB, nj - j);
+    for (int c = 0; c < CIB; ++c)
+      for (int p = 0; p < np; ++p) {
+        const int iw = px + g.sw * (j + p);
+        const size_t e = (static_cast<size_t>(n) * g.cin + gr * cig + cil0 + c) * HW + static_cast<size_t>(ih) * g.win + iw;
+        store_dx(reinterpret_cast<V*>(dx.at(e)), acc[c][p], relu_out ? relu_out + e : nullptr, overwrite);
       }
-    }
   }
-  for (int c = 0; c < CIB; ++c) {
-    const size_t e = (static_cast<size_t>(n) * g.cin + gr * cig + cil0 + c) * HW + static_cast<size_t>(ih) * g.win + iw;
-    store_dx(reinterpret_cast<V*>(dx.at(e)), acc[c], relu_out ? relu_out + e : nullptr, overwrite);
-  }
-}
-
-// Columns iw = px + sw * j of one residue class px read the same kernel columns kj, from output column
-// ow = j + shift(kj): away from the edges PB such columns share every weight broadcast.
-template <typename T, int CIB, int PB>
-TEGNAS_INLINE void dgrad_strided_tile(DyPlanes<T>& qp, const T* wc, const ConvGeom& g, int n, int gr, int cil0, Grad<T>& dx,
-                                      const T* relu_out, bool overwrite, const TapList& rows, int ih, int px, int j,
-                                      const std::vector<std::pair<int, int>>& ctaps) {
-  using V = SeedVec<T>;
-  const int cig = g.cin_g(), cog = g.cout_g(), KK = g.kh * g.kw;
-  const size_t HW = static_cast<size_t>(g.hin) * g.win, wstep = static_cast<size_t>(cig) * KK;
-  V acc[CIB][PB];
-  for (int c = 0; c < CIB; ++c)
-    for (int p = 0; p < PB; ++p) acc[c][p] = V{};
-  for (int col = 0; col < cog; ++col) {
-    const V* q = qp.origin(gr * cog + col);
-    const T* w = wc + col * wstep;
-    for (int r = rows.start[ih]; r < rows.start[ih + 1]; ++r) {
-      const int ki = rows.e[r].first;
-      const V* qr = q + static_cast<size_t>(rows.e[r].second) * qp.Wq + j;
-      for (const auto& ct : ctaps) {
-        const int t = ki * g.kw + ct.first;
-        V qv[PB];
-        for (int p = 0; p < PB; ++p) qv[p] = qr[ct.second + p];
-        for (int c = 0; c < CIB; ++c) {
-          const T wv = w[c * KK + t];
-          for (int p = 0; p < PB; ++p) acc[c][p] += wv * qv[p];
-        }
-      }
-    }
-  }
-  for (int c = 0; c < CIB; ++c)
-    for (int p = 0; p < PB; ++p) {
-      const int iw = px + g.sw * (j + p);
-      const size_t e = (static_cast<size_t>(n) * g.cin + gr * cig + cil0 + c) * HW + static_cast<size_t>(ih) * g.win + iw;
-      store_dx(reinterpret_cast<V*>(dx.at(e)), acc[c][p], relu_out ? relu_out + e : nullptr, overwrite);
-    }
 }
 
 template <typename T, int CIB>
 TEGNAS_INLINE void dgrad_strided(DyPlanes<T>& qp, const T* weight, const ConvGeom& g, int n, int gr, int cil0, Grad<T>& dx,
-                                 const T* relu_out, bool overwrite, const TapList& rows, const TapList& cols) {
-  constexpr int PB = 4;
+                                 const T* relu_out, bool overwrite, const TapList& rows) {
   const int cig = g.cin_g(), cog = g.cout_g(), KK = g.kh * g.kw;
   const T* wc = weight + (static_cast<size_t>(gr * cog) * cig + cil0) * KK;
   std::vector<std::pair<int, int>> ctaps;
   for (int px = 0; px < g.sw && px < g.win; ++px) {
     // Kernel columns of this class and their output-column shift: ow = j + shift.
     ctaps.clear();
-    int jlo = 0, jhi = (g.win - px + g.sw - 1) / g.sw;  // class columns j = 0 .. jhi-1
-    const int nj = jhi;
     for (int kj = 0; kj < g.kw; ++kj) {
       const int num = px + g.pw - kj * g.dw;  // ow * sw = sw * j + num
       if (((num % g.sw) + g.sw) % g.sw) continue;
       const int shift = num >= 0 ? num / g.sw : -((-num + g.sw - 1) / g.sw);
       ctaps.emplace_back(kj, shift);
-      jlo = std::max(jlo, -shift);
-      jhi = std::min(jhi, g.wout - shift);
     }
+    const int nc = static_cast<int>(ctaps.size());
     for (int ih = 0; ih < g.hin; ++ih) {
-      int j = 0;
-      for (; j < nj; ++j) {
-        if (j >= jlo && j + PB <= jhi) {
-          dgrad_strided_tile<T, CIB, PB>(qp, wc, g, n, gr, cil0, dx, relu_out, overwrite, rows, ih, px, j, ctaps);
-          j += PB - 1;
-        } else {
-          dgrad_strided_one<T, CIB>(qp, wc, g, n, gr, cil0, dx, relu_out, overwrite, rows, cols, ih, px + g.sw * j);
-        }
-      }
+      const std::pair<int, int>* rt = rows.e.data() + rows.start[ih];
+      const int nr = rows.start[ih + 1] - rows.start[ih];
+      const auto* ct = ctaps.data();
+#define TEGNAS_STRIDED_ROW(NR, NC) \
+  dgrad_strided_row<T, CIB, NR, NC>(qp, wc, g, n, gr, cil0, dx, relu_out, overwrite, rt, nr, ct, nc, ih, px)
+      if (nr == 1 && nc == 1) TEGNAS_STRIDED_ROW(1, 1);
+      else if (nr == 1 && nc == 2) TEGNAS_STRIDED_ROW(1, 2);
+      else if (nr == 2 && nc == 1) TEGNAS_STRIDED_ROW(2, 1);
+      else if (nr == 2 && nc == 2) TEGNAS_STRIDED_ROW(2, 2);
+      else TEGNAS_STRIDED_ROW(0, 0);
+#undef TEGNAS_STRIDED_ROW
     }
   }
 }
@@ -460,15 +586,13 @@ TEGNAS_INLINE void wgrad_sample(DyPlanes<T>& qp, const T* xpad, int Hp, int Wp, 
 
 template <typename T, int KC, bool R>
 TEGNAS_INLINE void dgrad_sample(DyPlanes<T>& qp, const T* weight, const ConvGeom& g, int n, Grad<T>& dx, const T* relu_out,
-                                bool overwrite) {
+                                bool overwrite, const TapList* rows) {
   const int cig = g.cin_g();
   if (g.sh != 1 || g.sw != 1) {
-    const TapList rows = strided_taps(g.hin, g.ph, g.kh, g.dh, g.sh, g.hout);
-    const TapList cols = strided_taps(g.win, g.pw, g.kw, g.dw, g.sw, g.wout);
     for (int gr = 0; gr < g.groups; ++gr) {
       int cil = 0;
-      for (; cil + 3 <= cig; cil += 3) dgrad_strided<T, 3>(qp, weight, g, n, gr, cil, dx, relu_out, overwrite, rows, cols);
-      for (; cil < cig; ++cil) dgrad_strided<T, 1>(qp, weight, g, n, gr, cil, dx, relu_out, overwrite, rows, cols);
+      for (; cil + 3 <= cig; cil += 3) dgrad_strided<T, 3>(qp, weight, g, n, gr, cil, dx, relu_out, overwrite, *rows);
+      for (; cil < cig; ++cil) dgrad_strided<T, 1>(qp, weight, g, n, gr, cil, dx, relu_out, overwrite, *rows);
     }
     return;
   }
@@ -494,6 +618,8 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
   const int N = dy.n, cig = g.cin_g(), KK = g.kh * g.kw;
   DyPlanes<T> qp;
   dy_planes_init(g, qp);
+  const bool strided = g.sh != 1 || g.sw != 1;
+  const TapList rows = strided && dx ? strided_taps(g.hin, g.ph, g.kh, g.dh, g.sh, g.hout) : TapList();
   const int Hp = g.hin + 2 * g.ph, Wp = g.win + 2 * g.pw;
   std::vector<T> xpad;
   if (dweight) xpad.assign(static_cast<size_t>(g.cin) * Hp * Wp, T(0));
@@ -519,7 +645,7 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
           for (int ow = 0; ow < g.wout; ++ow) a += src[static_cast<size_t>(oh) * qp.Wq + ow];
         for (int s = 0; s < kSeeds; ++s) btotal[co * kSeeds + s] += a[s];
       }
-    if (dx) dgrad_sample<T, KC, R>(qp, weight, g, n, *dx, relu_out, dx_overwrite);
+    if (dx) dgrad_sample<T, KC, R>(qp, weight, g, n, *dx, relu_out, dx_overwrite, strided ? &rows : nullptr);
   }
   if (dweight) {
     const size_t per = static_cast<size_t>(cig) * KK;
