@@ -115,6 +115,21 @@ BackwardSetup setup_backward(const Plan& plan, const std::vector<int>& req_param
         add_term(in, 1, 1);
       }
     }
+    // An add term every read of which is in this group gets exactly (its multiplicity) x this node's
+    // gradient, and passes it on to its own terms: fold those in as well. A skip cell after a residual
+    // block (node3 = 4 x (conv_b + shortcut)) then hands its gradient to both branches with no add pass.
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t k = 0; k < f.size() && !changed; ++k) {
+        const int t = f[k].first;
+        if (plan.nodes[t].op != Op::Add || t == plan.output || fr[k] != b.consumers[t]) continue;
+        const int times = f[k].second;
+        f.erase(f.begin() + static_cast<long>(k));
+        fr.erase(fr.begin() + static_cast<long>(k));
+        for (size_t m = 0; m < b.flat[t].size(); ++m) add_term(b.flat[t][m].first, b.flat[t][m].second * times, b.flat_reads[t][m]);
+        changed = true;
+      }
+    }
   }
   return b;
 }
@@ -132,8 +147,8 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
   std::vector<Grad<T>> g(n_nodes);
   std::vector<BnFold<T>> fold(n_nodes);
   // A node whose only consumer is an add gets exactly k * (the add's gradient): instead of a copy it
-  // reads the add's buffer (alias = the owning node, coef = k; k != 1 only for a BatchNorm folded into
-  // its conv, which scales as it reads). The owner's buffer goes back to the pool when the owner and
+  // reads the add's buffer (alias = the owning node, coef = k; k != 1 only for a conv, which scales dy as it
+  // loads it, or a BatchNorm folded into its conv). The owner's buffer goes back to the pool when the owner and
   // every reader are done.
   std::vector<int> alias(n_nodes, -1), readers(n_nodes, 0);
   std::vector<T> coef(n_nodes, T(1));
@@ -182,7 +197,7 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         const bool fuse = relu_in && b.consumers[in] == 1;
         Grad<T>* dx = fuse ? gin(plan.nodes[in].inputs[0], true) : gin(in, true);
         conv2d_backward(x, Pp(nd.weight), dy, nd.conv, dx, overwrite, dP(nd.weight), P, dP(nd.bias), P, relu_in,
-                        fold[i].xhat ? &fold[i] : nullptr);
+                        fold[i].xhat ? &fold[i] : nullptr, coef[i]);
         break;
       }
       case Op::BatchNorm: {
@@ -219,15 +234,17 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         linear_backward(x, Pp(nd.weight), dy, gin(nd.inputs[0], false), dP(nd.weight), P, dP(nd.bias), P);
         break;
       case Op::Add: {
-        // Each term gets k * dy: a term read only by this add shares dy's buffer (any k for a BatchNorm
-        // that folds into its conv, else k = 1); otherwise, when nothing shares it, the last unwritten
-        // term with k = 1 takes the buffer itself; the others get k * dy added.
+        // Each term gets k * dy: a term read only by this add shares dy's buffer (any k for a conv, which
+        // scales dy as it loads it, or a BatchNorm that folds into its conv, else k = 1); otherwise, when
+        // nothing shares it, the last unwritten term with k = 1 takes the buffer itself; the others get
+        // k * dy added.
         const auto& terms = b.flat[i];
         const auto& term_reads = b.flat_reads[i];
         auto shareable = [&](int t, int k, int reads) {
           if (t == 0 || b.consumers[t] != reads || has_grad(t)) return false;
           if (k == 1) return true;
           const Node& tn = plan.nodes[t];
+          if (tn.op == Op::Conv2d) return true;
           return tn.op == Op::BatchNorm && plan.nodes[tn.inputs[0]].op == Op::Conv2d && b.consumers[tn.inputs[0]] == 1 &&
                  b.up[tn.inputs[0]] && !has_grad(tn.inputs[0]);
         };

@@ -192,7 +192,8 @@ void dy_planes_init(const ConvGeom& g, DyPlanes<T>& qp) {
 }
 
 template <typename T>
-TEGNAS_INLINE void dy_planes_load(const Grad<T>& dy, int n, const ConvGeom& g, const BnFold<T>* fold, DyPlanes<T>& qp) {
+TEGNAS_INLINE void dy_planes_load(const Grad<T>& dy, int n, const ConvGeom& g, const BnFold<T>* fold, T dy_scale,
+                                  DyPlanes<T>& qp) {
   using V = SeedVec<T>;
   const int hout = g.hout, wout = g.wout, Wq = qp.Wq;
   const size_t HWo = static_cast<size_t>(hout) * wout;
@@ -200,10 +201,18 @@ TEGNAS_INLINE void dy_planes_load(const Grad<T>& dy, int n, const ConvGeom& g, c
     const size_t base = (static_cast<size_t>(n) * g.cout + co) * HWo;
     const T* src = dy.at(base);
     T* dst = reinterpret_cast<T*>(qp.origin(co));
-    if (!fold) {
+    if (!fold && dy_scale == T(1)) {
       for (int oh = 0; oh < hout; ++oh)
         std::memcpy(dst + static_cast<size_t>(oh) * Wq * kSeeds, src + static_cast<size_t>(oh) * wout * kSeeds,
                     sizeof(T) * kSeeds * wout);
+      continue;
+    }
+    if (!fold) {  // a gradient shared with an add that reaches this conv k times
+      for (int oh = 0; oh < hout; ++oh) {
+        V* __restrict d = reinterpret_cast<V*>(dst + static_cast<size_t>(oh) * Wq * kSeeds);
+        const V* __restrict sv = reinterpret_cast<const V*>(src + static_cast<size_t>(oh) * wout * kSeeds);
+        for (int ow = 0; ow < wout; ++ow) d[ow] = dy_scale * sv[ow];
+      }
       continue;
     }
     const T sc = fold->scale[co], k = fold->k;
@@ -613,7 +622,7 @@ TEGNAS_INLINE void dgrad_sample(DyPlanes<T>& qp, const T* weight, const ConvGeom
 template <typename T, int KC, bool R>
 TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx,
                                       bool dx_overwrite, T* dweight, size_t dw_stride, T* dbias, size_t db_stride,
-                                      const T* relu_out, const BnFold<T>* fold) {
+                                      const T* relu_out, const BnFold<T>* fold, T dys) {
   using V = SeedVec<T>;
   const int N = dy.n, cig = g.cin_g(), KK = g.kh * g.kw;
   DyPlanes<T> qp;
@@ -628,7 +637,7 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
   std::vector<double> btotal(dbias ? static_cast<size_t>(g.cout) * kSeeds : 0, 0.0);
   std::vector<T> acc_any;
   for (int n = 0; n < N; ++n) {
-    dy_planes_load(dy, n, g, fold, qp);
+    dy_planes_load(dy, n, g, fold, dys, qp);
     if (dweight) {
       for (int ci = 0; ci < g.cin; ++ci) {
         const T* src = x.data() + (static_cast<size_t>(n) * g.cin + ci) * g.hin * g.win;
@@ -660,19 +669,19 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
 
 template <typename T, bool R>
 TEGNAS_INLINE void conv_backward_any(const Tensor<T>& x, const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool ow,
-                                     T* dw, size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold) {
-  if (g.kh == 1 && g.kw == 1) conv_backward_impl<T, 1, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
-  else if (g.kh == 3 && g.kw == 3) conv_backward_impl<T, 3, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
-  else if (g.kh == 5 && g.kw == 5) conv_backward_impl<T, 5, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
-  else conv_backward_impl<T, 0, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
+                                     T* dw, size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold, T dys) {
+  if (g.kh == 1 && g.kw == 1) conv_backward_impl<T, 1, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold, dys);
+  else if (g.kh == 3 && g.kw == 3) conv_backward_impl<T, 3, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold, dys);
+  else if (g.kh == 5 && g.kw == 5) conv_backward_impl<T, 5, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold, dys);
+  else conv_backward_impl<T, 0, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold, dys);
 }
 // One copy per instruction set, picked once at run time: AVX-512 (float: dy vectors pinned in
 // registers), AVX2, baseline. Overloads so conv2d_backward<T> picks by type.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(TEGNAS_NO_CLONES)
 #define TEGNAS_CONV_ISA(NAME, TARGET, T, R)                                                                               \
   TARGET void NAME(const Tensor<T>& x, const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool ow, T* dw,   \
-                   size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold) {                              \
-    conv_backward_any<T, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);                                        \
+                   size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold, T dys) {                              \
+    conv_backward_any<T, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold, dys);                                        \
   }
 TEGNAS_CONV_ISA(conv_bwd_avx512, __attribute__((target("avx512f"))), float, true)
 TEGNAS_CONV_ISA(conv_bwd_avx2, __attribute__((target("avx2,fma"))), float, false)
@@ -683,36 +692,38 @@ TEGNAS_CONV_ISA(conv_bwd_base, , double, false)
 #undef TEGNAS_CONV_ISA
 template <typename T>
 void conv_backward_clone(const Tensor<T>& x, const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool ow, T* dw,
-                         size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold) {
+                         size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold, T dys) {
   using Fn = void (*)(const Tensor<T>&, const T*, const Grad<T>&, const ConvGeom&, Grad<T>*, bool, T*, size_t, T*, size_t,
-                      const T*, const BnFold<T>*);
+                      const T*, const BnFold<T>*, T);
   static const Fn fn = __builtin_cpu_supports("avx512f") ? static_cast<Fn>(conv_bwd_avx512)
                        : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? static_cast<Fn>(conv_bwd_avx2)
                                                                                           : static_cast<Fn>(conv_bwd_base);
-  fn(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
+  fn(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold, dys);
 }
 #else
 template <typename T>
 void conv_backward_clone(const Tensor<T>& x, const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool ow, T* dw,
-                         size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold) {
-  conv_backward_any<T, false>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold);
+                         size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold, T dys) {
+  conv_backward_any<T, false>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold, dys);
 }
 #endif
 }  // namespace
 
 template <typename T>
 void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool dx_overwrite,
-                     T* dweight, size_t dw_stride, T* dbias, size_t db_stride, bool input_is_relu, const BnFold<T>* fold) {
+                     T* dweight, size_t dw_stride, T* dbias, size_t db_stride, bool input_is_relu, const BnFold<T>* fold,
+                     T dy_scale) {
   if (!dx && !dweight && !dbias) return;
+  if (fold && dy_scale != T(1)) throw EngineError("internal: conv2d_backward takes a dy scale or a BatchNorm fold, not both");
   conv_backward_clone(x, weight, dy, g, dx, dx_overwrite, dweight, dw_stride, dbias, db_stride,
-                      input_is_relu ? x.data() : nullptr, fold);
+                      input_is_relu ? x.data() : nullptr, fold, dy_scale);
 }
 
 template void conv2d_forward<float>(const Tensor<float>&, const float*, const float*, const ConvGeom&, Tensor<float>&);
 template void conv2d_forward<double>(const Tensor<double>&, const double*, const double*, const ConvGeom&, Tensor<double>&);
 template void conv2d_backward<float>(const Tensor<float>&, const float*, const Grad<float>&, const ConvGeom&,
-                                     Grad<float>*, bool, float*, size_t, float*, size_t, bool, const BnFold<float>*);
+                                     Grad<float>*, bool, float*, size_t, float*, size_t, bool, const BnFold<float>*, float);
 template void conv2d_backward<double>(const Tensor<double>&, const double*, const Grad<double>&, const ConvGeom&,
-                                      Grad<double>*, bool, double*, size_t, double*, size_t, bool, const BnFold<double>*);
+                                      Grad<double>*, bool, double*, size_t, double*, size_t, bool, const BnFold<double>*, double);
 
 }  // namespace tegnas

@@ -48,10 +48,12 @@ struct BnFold {
 // ReLU's input gradient as dx and skips the ReLU, whose backward this masking performs.
 // dx_overwrite: assign dx (every element is written) instead of adding to it.
 // fold: the BatchNorm whose backward reads this conv's output, or null (dy is the conv's own gradient).
+// dy_scale: the conv's gradient is dy_scale * dy (dy shared with an add that reaches the conv k times);
+// only without a fold.
 template <typename T>
 void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool dx_overwrite,
                      T* dweight, size_t dw_stride, T* dbias, size_t db_stride, bool input_is_relu = false,
-                     const BnFold<T>* fold = nullptr);
+                     const BnFold<T>* fold = nullptr, T dy_scale = T(1));
 
 // BatchNorm2d in training mode (batch statistics, biased variance). The cache keeps x-hat and 1/std.
 template <typename T>
