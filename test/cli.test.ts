@@ -56,6 +56,7 @@ test('tegnas search rejects bad flags with one line and exit code 2, before any 
   usageError(t, ['search', '--steps=-5'], /--steps must be between 1/);
   usageError(t, ['search', '--population', '20000'], /--population must be between 1 and 15625/);
   usageError(t, ['search', '--population', '8', '--sample', '9'], /--sample must be between 1 and 8/);
+  usageError(t, ['search', '--space', 'darts', '--population', '100000000'], /--population must be between 1 and 1000000, got 100000000/);
   usageError(t, ['search', '--data-dir', '/nonexistent/folder'], /--data-dir \/nonexistent\/folder is not a readable folder/);
   usageError(t, ['search', '--lr', 'fast'], /--lr must be a number/);
 });

@@ -117,3 +117,15 @@ test('DARTS pruning ends with a valid genotype: one op per kept edge, two inputs
     for (let k = 0; k < 4; k++) t.not(cell[2 * k][1], cell[2 * k + 1][1]);
   t.true(g.normal.some(([op]) => op === 'sep_conv_3x3'));
 });
+
+test('search budgets are checked before any work: a clear error naming the option, no scoring', async (t) => {
+  const ev = new FakeNb201();
+  await t.throwsAsync(() => evolution(ev, { population: 100_000_000 }), { message: /population must be an integer between 1 and 15625, got 100000000/ });
+  await t.throwsAsync(() => evolution(ev, { population: 8, sample: 9 }), { message: /sample must be an integer between 1 and 8, got 9/ });
+  await t.throwsAsync(() => evolution(ev, { steps: -1 }), { message: /steps must be/ });
+  await t.throwsAsync(() => evolution(ev, { population: 2.5 }), { message: /population must be an integer/ });
+  await t.throwsAsync(() => reinforce(ev, { steps: 0 }), { message: /steps must be an integer between 1/ });
+  await t.throwsAsync(() => reinforce(ev, { lr: Number.NaN }), { message: /lr must be a positive finite number/ });
+  await t.throwsAsync(() => randomSearch(ev, { evaluations: 2_000_000 }), { message: /evaluations must be an integer between 1 and 1000000/ });
+  t.is(ev.calls, 0);
+});

@@ -9,7 +9,7 @@ import { SPACES, type SpaceName } from '../scoring/indicators.js';
 import { Scorer, type ScorerOptions } from '../scoring/scorer.js';
 import { FileJournal } from '../search/journal.js';
 import { runSearch } from '../search/run.js';
-import { ALGOS, type AlgoName } from '../search/types.js';
+import { ALGOS, type AlgoName, MAX_SEARCH_BUDGET } from '../search/types.js';
 import { INIT_NAMES, type InitName } from '../weights/init.js';
 import { BACKEND_CHOICES, type BackendChoice, nativeVersion } from '../native.js';
 import { UsageError, choiceFlag, intFlag } from './args.js';
@@ -100,9 +100,11 @@ function resolveSettings(values: SearchFlags): SearchSettings {
   const algo = choiceFlag<AlgoName>('algo', values.algo, 'evolution', ALGOS);
   const dataset = choiceFlag<DatasetName>('dataset', values.dataset, 'cifar10', DATASETS);
   const seed = intFlag('seed', values.seed, 0, 0);
-  const spaceSize = space === 'nas-bench-201' ? 15625 : Number.MAX_SAFE_INTEGER;
+  // Every evaluation stays in the history: a population beyond a million would exhaust the memory
+  // before the first score (the DARTS space itself is unbounded for this purpose).
+  const spaceSize = space === 'nas-bench-201' ? 15625 : MAX_SEARCH_BUDGET;
   const defaultSteps = { evolution: 1000, reinforce: 500, random: 1256, prune: 0 }[algo];
-  const steps = intFlag('steps', values.steps, defaultSteps, algo === 'prune' ? 0 : 1, 1_000_000);
+  const steps = intFlag('steps', values.steps, defaultSteps, algo === 'prune' ? 0 : 1, MAX_SEARCH_BUDGET);
   const population = intFlag('population', values.population, 256, 1, spaceSize);
   const sample = intFlag('sample', values.sample, Math.min(64, population), 1, population);
   const lr = floatFlag('lr', values.lr, space === 'darts' ? 0.07 : 0.04, 0, 100);

@@ -5,8 +5,8 @@
  * best of the final population.
  */
 import { type Genotype, mutateGenotype, parseGenotype, randomGenotype } from '../spaces/darts.js';
-import { mutateNb201, randomNb201 } from '../spaces/nb201.js';
-import { SearchLog, type Evaluation, type Evaluator, type SearchOptions, type SearchResult } from './types.js';
+import { mutateNb201, NB201_SIZE, randomNb201 } from '../spaces/nb201.js';
+import { checkSearchInt, MAX_SEARCH_BUDGET, SearchLog, type Evaluation, type Evaluator, type SearchOptions, type SearchResult } from './types.js';
 
 export interface EvolutionOptions extends SearchOptions {
   population?: number;
@@ -18,7 +18,10 @@ export interface EvolutionOptions extends SearchOptions {
 const INITIAL_BATCH = 16;
 
 export async function evolution(evaluator: Evaluator, options: EvolutionOptions = {}): Promise<SearchResult> {
-  const P = options.population ?? 256, S = options.sample ?? 64, steps = options.steps ?? 1000;
+  const space = evaluator.space === 'darts' ? MAX_SEARCH_BUDGET : NB201_SIZE;
+  const P = checkSearchInt('population', options.population ?? 256, 1, Math.min(space, MAX_SEARCH_BUDGET));
+  const S = checkSearchInt('sample', options.sample ?? Math.min(64, P), 1, P);
+  const steps = checkSearchInt('steps', options.steps ?? 1000, 0, MAX_SEARCH_BUDGET);
   const log = new SearchLog('evolution', evaluator, options, P + steps);
   const darts = evaluator.space === 'darts';
   const population: Evaluation[] = [];

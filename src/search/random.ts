@@ -1,7 +1,7 @@
 /** Random search: the baseline every search is compared with, over the same evaluation budget. */
 import { randomGenotype } from '../spaces/darts.js';
 import { randomNb201 } from '../spaces/nb201.js';
-import { SearchLog, type Evaluator, type SearchOptions, type SearchResult } from './types.js';
+import { checkSearchInt, MAX_SEARCH_BUDGET, SearchLog, type Evaluator, type SearchOptions, type SearchResult } from './types.js';
 
 export interface RandomSearchOptions extends SearchOptions {
   /** Architectures to evaluate (default 1256, regularised evolution's budget). */
@@ -11,7 +11,7 @@ export interface RandomSearchOptions extends SearchOptions {
 const SLICE = 16;
 
 export async function randomSearch(evaluator: Evaluator, options: RandomSearchOptions = {}): Promise<SearchResult> {
-  const n = options.evaluations ?? 1256;
+  const n = checkSearchInt('evaluations', options.evaluations ?? 1256, 1, MAX_SEARCH_BUDGET);
   const log = new SearchLog('random', evaluator, options, n);
   // Drawn in slices and scored together (all cores); the rng only draws architectures, so the sequence
   // is the one of one-by-one evaluation.

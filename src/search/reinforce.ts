@@ -6,10 +6,11 @@
  */
 import { DARTS_GENOTYPE_OPS, DARTS_STEPS, type DartsPair, type Genotype, formatGenotype } from '../spaces/darts.js';
 import { NB201_OPS, formatNb201 } from '../spaces/nb201.js';
+import { TegnasError } from '../errors.js';
 import type { Rng } from '../weights/rng.js';
 import { Adam } from './adam.js';
 import { RewardBuffer } from './reward-buffer.js';
-import { SearchLog, type Evaluator, type SearchOptions, type SearchResult } from './types.js';
+import { checkSearchInt, MAX_SEARCH_BUDGET, SearchLog, type Evaluator, type SearchOptions, type SearchResult } from './types.js';
 
 export interface ReinforceOptions extends SearchOptions {
   steps?: number;
@@ -101,13 +102,16 @@ function sampleDarts(logits: Float64Array, rng: Rng): Sample {
 }
 
 export async function reinforce(evaluator: Evaluator, options: ReinforceOptions = {}): Promise<SearchResult> {
-  const steps = options.steps ?? 500;
   const darts = evaluator.space === 'darts';
+  const steps = checkSearchInt('steps', options.steps ?? 500, 1, MAX_SEARCH_BUDGET);
+  const lr = options.lr ?? (darts ? 0.07 : 0.04);
+  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr <= 0)
+    throw new TegnasError('E_INPUT', `lr must be a positive finite number, got ${JSON.stringify(lr)}`);
   const log = new SearchLog('reinforce', evaluator, options, steps);
   const logits = new Float64Array(darts ? 2 * 14 * DARTS_GENOTYPE_OPS.length : 6 * NB201_OPS.length);
   const init = log.rng.fork('policy');
   for (let i = 0; i < logits.length; i++) logits[i] = 1e-3 * init.normal();
-  const adam = new Adam(logits, options.lr ?? (darts ? 0.07 : 0.04));
+  const adam = new Adam(logits, lr);
   const momentum = options.momentum ?? 0.9;
   const buffer = new RewardBuffer(options.buffer ?? 10);
   let num = 0, den = 0;

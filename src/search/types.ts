@@ -107,6 +107,19 @@ export interface SearchResult {
   history: Evaluation[];
 }
 
+/** The largest population, evaluation or step budget a search accepts (every evaluation is kept in memory). */
+export const MAX_SEARCH_BUDGET = 1_000_000;
+
+/**
+ * Checks a search option before any work starts: an integer in [min, max], else a TegnasError
+ * (E_INPUT) naming the option, the range and what came.
+ */
+export function checkSearchInt(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new TegnasError('E_INPUT', `${name} must be an integer between ${min} and ${max}, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
+  return v;
+}
+
 /** The state a search accumulates: every evaluation, the worst cond and mse seen, unique keys. */
 export class SearchLog {
   readonly history: Evaluation[] = [];
