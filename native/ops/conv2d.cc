@@ -20,7 +20,20 @@ namespace {
 struct PhaseGeom {
   int Hq = 0, Wq = 0;
   size_t L = 0, Lpad = 0, Pq = 0;  // outputs computed, rounded up to whole strips; one phase plane
+  // Only the phases some tap reads are stored (at most kh x kw of the sh x sw: a stride far larger
+  // than the kernel must not cost sh x sw planes): the row phases and column phases in use, and for
+  // each kernel row / column the index of its phase among them.
+  std::vector<int> rows, cols, row_of_ki, col_of_kj;
 };
+
+inline void used_phases(int k, int dil, int stride, std::vector<int>& used, std::vector<int>& of_tap) {
+  for (int t = 0; t < k; ++t) {
+    const int ph = (t * dil) % stride;
+    const auto it = std::find(used.begin(), used.end(), ph);
+    of_tap.push_back(static_cast<int>(it - used.begin()));
+    if (it == used.end()) used.push_back(ph);
+  }
+}
 constexpr int kFwdStrip = 4;  // vectors per strip
 
 template <typename T>
@@ -34,6 +47,8 @@ PhaseGeom phase_geom(const ConvGeom& g) {
   p.Lpad = (p.L + strip - 1) / strip * strip;
   const size_t omax = static_cast<size_t>((g.kh - 1) * g.dh / g.sh) * p.Wq + (g.kw - 1) * g.dw / g.sw;
   p.Pq = std::max(static_cast<size_t>(p.Hq) * p.Wq, p.Lpad + omax);
+  used_phases(g.kh, g.dh, g.sh, p.rows, p.row_of_ki);
+  used_phases(g.kw, g.dw, g.sw, p.cols, p.col_of_kj);
   return p;
 }
 
@@ -55,7 +70,7 @@ TEGNAS_INLINE void conv_fwd_strips(const T* xq, const PhaseGeom& p, const T* wei
         const int rk = ki * g.dh;
         for (int kj = 0; kj < g.kw; ++kj) {
           const int ck = kj * g.dw;
-          const T* src = xq + ((static_cast<size_t>(ci) * g.sh + rk % g.sh) * g.sw + ck % g.sw) * p.Pq +
+          const T* src = xq + ((static_cast<size_t>(ci) * p.rows.size() + p.row_of_ki[ki]) * p.cols.size() + p.col_of_kj[kj]) * p.Pq +
                          static_cast<size_t>(rk / g.sh) * p.Wq + ck / g.sw + l0;
           V xv[SB];
 #pragma GCC unroll 16
@@ -82,7 +97,8 @@ TEGNAS_INLINE void conv_fwd(const Tensor<T>& x, const T* weight, const T* bias, 
   const PhaseGeom p = phase_geom<T>(g);
   const int cog = g.cout_g();
   // Zeroed once: the interior is rewritten for every sample, the padding and the slack stay zero.
-  std::vector<T> xq(static_cast<size_t>(g.cin) * g.sh * g.sw * p.Pq, T(0));
+  const size_t nr = p.rows.size(), nc = p.cols.size();
+  std::vector<T> xq(static_cast<size_t>(g.cin) * nr * nc * p.Pq, T(0));
   std::vector<T> yq(static_cast<size_t>(COB) * p.Lpad);
   const size_t HWi = static_cast<size_t>(g.hin) * g.win, HWo = static_cast<size_t>(g.hout) * g.wout;
   for (int n = 0; n < x.n; ++n) {
@@ -91,9 +107,12 @@ TEGNAS_INLINE void conv_fwd(const Tensor<T>& x, const T* weight, const T* bias, 
       for (int ih = 0; ih < g.hin; ++ih) {
         const int hp = ih + g.ph;
         const T* xr = xn + ci * HWi + static_cast<size_t>(ih) * g.win;
-        for (int pc = 0; pc < g.sw; ++pc) {
+        const auto r = std::find(p.rows.begin(), p.rows.end(), hp % g.sh);
+        if (r == p.rows.end()) continue;  // a row no tap reads
+        for (size_t c = 0; c < nc; ++c) {
           // Input columns iw with (iw + pw) % sw == pc land in phase column (iw + pw) / sw.
-          T* dst = xq.data() + ((static_cast<size_t>(ci) * g.sh + hp % g.sh) * g.sw + pc) * p.Pq + static_cast<size_t>(hp / g.sh) * p.Wq;
+          const int pc = p.cols[c];
+          T* dst = xq.data() + ((static_cast<size_t>(ci) * nr + (r - p.rows.begin())) * nc + c) * p.Pq + static_cast<size_t>(hp / g.sh) * p.Wq;
           int iw = ((pc - g.pw) % g.sw + g.sw) % g.sw;
           for (; iw < g.win; iw += g.sw) dst[(iw + g.pw) / g.sw] = xr[iw];
         }
