@@ -7,6 +7,9 @@ set(TEGNAS_PACKAGE_VERSION "${CMAKE_MATCH_1}")
 set(TEGNAS_CPU_SOURCES
   native/linalg/gemm.cc
   native/ops/conv2d.cc
+  native/ops/conv2d_backward_avx512.cc
+  native/ops/conv2d_backward_avx2.cc
+  native/ops/conv2d_backward_base.cc
   native/ops/batchnorm.cc
   native/ops/relu.cc
   native/ops/pool.cc
