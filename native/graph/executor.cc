@@ -30,7 +30,7 @@ void run_forward(const Plan& plan, const T* params, const T* x, int N, Activatio
     if (nd.op == Op::BatchNorm) out.spare.reserve_from(out.bn[i].xhat, in(0).numel());
     switch (nd.op) {
       case Op::Input:
-        y.reset(N, plan.in_c, plan.in_h, plan.in_w);
+        y.shape(N, plan.in_c, plan.in_h, plan.in_w);
         std::copy(x, x + y.numel(), y.data());
         break;
       case Op::Conv2d: conv2d_forward(in(0), P(nd.weight), P(nd.bias), nd.conv, y); break;
@@ -153,7 +153,11 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
   std::vector<int> alias(n_nodes, -1), readers(n_nodes, 0);
   std::vector<T> coef(n_nodes, T(1));
   std::vector<bool> owner_done(n_nodes, false);
-  auto has_grad = [&](size_t node) { return !g[node].empty() || alias[node] >= 0; };
+  // An average pool whose input gradient a conv further down writes too: pend[input] = the pool, whose
+  // output gradient stays in g[pool] until that conv adds the pool's backward sample by sample (PoolAdd)
+  // or, failing that, the input's own turn comes.
+  std::vector<int> pend(n_nodes, -1);
+  auto has_grad = [&](size_t node) { return !g[node].empty() || alias[node] >= 0 || pend[node] >= 0; };
   auto release = [&](size_t node) {
     if (alias[node] >= 0) {
       const int o = alias[node];
@@ -181,12 +185,25 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
     }
     return &t;
   };
+  // The conv that writes node `target`'s gradient (itself or through a ReLU only it reads).
+  auto dx_target = [&](int conv) {
+    const int in = plan.nodes[conv].inputs[0];
+    return plan.nodes[in].op == Op::Relu && b.consumers[in] == 1 ? plan.nodes[in].inputs[0] : in;
+  };
+  auto flush_pool = [&](int node) {
+    const int pn = pend[node];
+    pend[node] = -1;
+    if (Grad<T>* dx = gin(node, true)) avgpool_backward(g[pn], plan.nodes[pn].pool, *dx, overwrite);
+    pool.give(g[pn]);
+  };
   for (size_t i = n_nodes; i-- > 1;) {
     const Node& nd = plan.nodes[i];
+    if (pend[i] >= 0) flush_pool(static_cast<int>(i));
     if (!plan.live[i] || !b.up[i] || !has_grad(i)) continue;
     const auto t0 = node_seconds ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     const Grad<T>& dy = alias[i] >= 0 ? g[alias[i]] : g[i];
     const Tensor<T>& x = acts.act[nd.inputs[0]];
+    bool deferred = false;
     switch (nd.op) {
       case Op::Input: break;
       case Op::Conv2d:
@@ -195,9 +212,20 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         const int in = nd.inputs[0];
         const bool relu_in = plan.nodes[in].op == Op::Relu;
         const bool fuse = relu_in && b.consumers[in] == 1;
-        Grad<T>* dx = fuse ? gin(plan.nodes[in].inputs[0], true) : gin(in, true);
+        const int target = fuse ? plan.nodes[in].inputs[0] : in;
+        Grad<T>* dx = gin(target, true);
+        PoolAdd<T> pa;
+        const int pn = dx ? pend[target] : -1;
+        if (pn >= 0) {
+          pa.dy = &g[pn];
+          pa.geom = &plan.nodes[pn].pool;
+        }
         conv2d_backward(x, Pp(nd.weight), dy, nd.conv, dx, overwrite, dP(nd.weight), P, dP(nd.bias), P, relu_in,
-                        fold[i].xhat ? &fold[i] : nullptr, coef[i]);
+                        fold[i].xhat ? &fold[i] : nullptr, coef[i], pn >= 0 ? &pa : nullptr);
+        if (pn >= 0) {
+          pend[target] = -1;
+          pool.give(g[pn]);
+        }
         break;
       }
       case Op::BatchNorm: {
@@ -221,9 +249,22 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
       case Op::Relu:
         if (Grad<T>* dx = gin(nd.inputs[0], true)) relu_backward(x, dy, *dx, overwrite);
         break;
-      case Op::AvgPool:
-        if (Grad<T>* dx = gin(nd.inputs[0], true)) avgpool_backward(dy, nd.pool, *dx, overwrite);
+      case Op::AvgPool: {
+        const int in = nd.inputs[0];
+        if (!b.up[in]) break;
+        // Deferred to a conv that writes the same gradient later, when its buffer is this node's own.
+        bool partner = false;
+        if (pend[in] < 0 && alias[i] < 0 && readers[i] == 0)
+          for (size_t c = static_cast<size_t>(in) + 1; c < i && !partner; ++c)
+            partner = plan.live[c] && b.up[c] && plan.nodes[c].op == Op::Conv2d && dx_target(static_cast<int>(c)) == in;
+        if (partner) {
+          pend[in] = static_cast<int>(i);
+          deferred = true;
+          break;
+        }
+        if (Grad<T>* dx = gin(in, true)) avgpool_backward(dy, nd.pool, *dx, overwrite);
         break;
+      }
       case Op::MaxPool:
         if (Grad<T>* dx = gin(nd.inputs[0], false)) maxpool_backward(dy, acts.argmax[i], *dx);
         break;
@@ -284,9 +325,10 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         if (Grad<T>* dx = gin(nd.inputs[0], false)) shift_backward(dy, *dx);
         break;
     }
-    release(i);
+    if (!deferred) release(i);
     if (node_seconds) (*node_seconds)[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
+  if (pend[0] >= 0) flush_pool(0);
   if (dinput) *dinput = std::move(g[0]);
 }
 }  // namespace

@@ -9,29 +9,41 @@
 
 namespace tegnas {
 
+namespace {
+// Sum of f(p[i]) over a plane in double with 8 partial sums: one running double sum makes every add wait
+// for the one before it, and the plane loops are most of the forward pass's BatchNorm time.
+template <typename T, typename F>
+TEGNAS_INLINE double plane_sum(const T* p, size_t n, F f) {
+  typedef double D8 __attribute__((vector_size(8 * sizeof(double))));
+  D8 acc{};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    D8 v;
+    for (int k = 0; k < 8; ++k) v[k] = f(static_cast<double>(p[i + k]));
+    acc += v;
+  }
+  double s = 0;
+  for (int k = 0; k < 8; ++k) s += acc[k];
+  for (; i < n; ++i) s += f(static_cast<double>(p[i]));
+  return s;
+}
+
 template <typename T>
-void batchnorm_forward(const Tensor<T>& x, const T* gamma, const T* beta, double eps, Tensor<T>& y, BnCache<T>& cache) {
+TEGNAS_INLINE void bn_fwd(const Tensor<T>& x, const T* gamma, const T* beta, double eps, Tensor<T>& y, BnCache<T>& cache) {
   const int N = x.n, C = x.c;
   const size_t HW = x.plane();
   const double M = static_cast<double>(N) * HW;
-  y.reset(N, C, x.h, x.w);
-  cache.xhat.assign(x.numel(), T(0));
+  // Every element of y and xhat is written below.
+  y.shape(N, C, x.h, x.w);
+  cache.xhat.resize(x.numel());
   cache.invstd.assign(C, T(0));
   for (int c = 0; c < C; ++c) {
     double sum = 0;
-    for (int n = 0; n < N; ++n) {
-      const T* p = x.data() + n * x.sample() + c * HW;
-      for (size_t i = 0; i < HW; ++i) sum += p[i];
-    }
+    for (int n = 0; n < N; ++n) sum += plane_sum(x.data() + n * x.sample() + c * HW, HW, [](double v) { return v; });
     const double mean = sum / M;
     double sq = 0;
-    for (int n = 0; n < N; ++n) {
-      const T* p = x.data() + n * x.sample() + c * HW;
-      for (size_t i = 0; i < HW; ++i) {
-        const double d = p[i] - mean;
-        sq += d * d;
-      }
-    }
+    for (int n = 0; n < N; ++n)
+      sq += plane_sum(x.data() + n * x.sample() + c * HW, HW, [mean](double v) { return (v - mean) * (v - mean); });
     const double invstd = 1.0 / std::sqrt(sq / M + eps);
     cache.invstd[c] = static_cast<T>(invstd);
     const T g = gamma ? gamma[c] : T(1), b = beta ? beta[c] : T(0);
@@ -46,6 +58,20 @@ void batchnorm_forward(const Tensor<T>& x, const T* gamma, const T* beta, double
       }
     }
   }
+}
+TEGNAS_SIMD void bn_fwd_clone(const Tensor<float>& x, const float* g, const float* b, double eps, Tensor<float>& y,
+                              BnCache<float>& cache) {
+  bn_fwd(x, g, b, eps, y, cache);
+}
+TEGNAS_SIMD void bn_fwd_clone(const Tensor<double>& x, const double* g, const double* b, double eps, Tensor<double>& y,
+                              BnCache<double>& cache) {
+  bn_fwd(x, g, b, eps, y, cache);
+}
+}  // namespace
+
+template <typename T>
+void batchnorm_forward(const Tensor<T>& x, const T* gamma, const T* beta, double eps, Tensor<T>& y, BnCache<T>& cache) {
+  bn_fwd_clone(x, gamma, beta, eps, y, cache);
 }
 
 namespace {

@@ -44,16 +44,27 @@ struct BnFold {
   T k = T(1);               // dy is k times the buffer the conv reads (a shared add gradient)
 };
 
+// An average pool's backward that the conv writing the same input gradient adds, sample by sample,
+// right after its own data gradient: the sample's dx is still in cache then, so the pool's pass does
+// not cross memory again (in NAS-Bench-201's residual blocks both read the block input).
+struct PoolGeom;
+template <typename T>
+struct PoolAdd {
+  const Grad<T>* dy = nullptr;  // the pool's output gradient
+  const PoolGeom* geom = nullptr;
+};
+
 // input_is_relu: x is a ReLU's output, so dx is only needed where x > 0: the executor then passes the
 // ReLU's input gradient as dx and skips the ReLU, whose backward this masking performs.
 // dx_overwrite: assign dx (every element is written) instead of adding to it.
 // fold: the BatchNorm whose backward reads this conv's output, or null (dy is the conv's own gradient).
 // dy_scale: the conv's gradient is dy_scale * dy (dy shared with an add that reaches the conv k times);
 // only without a fold.
+// pool_add: an average pool's backward added to dx (needs dx), or null.
 template <typename T>
 void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool dx_overwrite,
                      T* dweight, size_t dw_stride, T* dbias, size_t db_stride, bool input_is_relu = false,
-                     const BnFold<T>* fold = nullptr, T dy_scale = T(1));
+                     const BnFold<T>* fold = nullptr, T dy_scale = T(1), const PoolAdd<T>* pool_add = nullptr);
 
 // BatchNorm2d in training mode (batch statistics, biased variance). The cache keeps x-hat and 1/std.
 template <typename T>
@@ -88,6 +99,9 @@ template <typename T>
 void avgpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y);
 template <typename T>
 void avgpool_backward(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx, bool overwrite = false);
+// The same for sample n only, added to dx (see PoolAdd).
+template <typename T>
+void avgpool_backward_sample(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx, int n);
 template <typename T>
 void maxpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y, std::vector<int32_t>& argmax);
 template <typename T>

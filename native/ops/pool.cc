@@ -17,7 +17,7 @@ inline int avg_count(const PoolGeom& g, int oh, int ow) {
 
 template <typename T>
 void avgpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y) {
-  y.reset(x.n, x.c, g.hout, g.wout);
+  y.shape(x.n, x.c, g.hout, g.wout);
   const int planes = x.n * x.c;
   for (int p = 0; p < planes; ++p) {
     const T* xp = x.data() + p * x.plane();
@@ -37,8 +37,9 @@ void avgpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y) {
 namespace {
 // Gather form: each input position sums dy / count over the windows that contain it, so every element
 // of dx is written once (no zeroed buffer, no scatter) and the sum runs on whole seed vectors.
+// Planes [p0, p1) of N x C.
 template <typename T>
-TEGNAS_INLINE void avgpool_bwd(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx, bool overwrite) {
+TEGNAS_INLINE void avgpool_bwd(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx, bool overwrite, int p0, int p1) {
   using V = SeedVec<T>;
   std::vector<T> inv(static_cast<size_t>(g.hout) * g.wout);
   for (int oh = 0; oh < g.hout; ++oh)
@@ -52,8 +53,7 @@ TEGNAS_INLINE void avgpool_bwd(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx
     ow0[iw] = first(iw);
     ow1[iw] = last(iw, g.wout);
   }
-  const int planes = dy.n * dy.c;
-  for (int p = 0; p < planes; ++p) {
+  for (int p = p0; p < p1; ++p) {
     const V* gp = reinterpret_cast<const V*>(dy.at(p * dy.plane()));
     V* dp = reinterpret_cast<V*>(dx.at(p * dx.plane()));
     for (int ih = 0; ih < g.hin; ++ih) {
@@ -80,8 +80,12 @@ TEGNAS_INLINE void avgpool_bwd(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx
     }
   }
 }
-TEGNAS_SIMD void avgpool_bwd_clone(const Grad<float>& dy, const PoolGeom& g, Grad<float>& dx, bool ow) { avgpool_bwd(dy, g, dx, ow); }
-TEGNAS_SIMD void avgpool_bwd_clone(const Grad<double>& dy, const PoolGeom& g, Grad<double>& dx, bool ow) { avgpool_bwd(dy, g, dx, ow); }
+TEGNAS_SIMD void avgpool_bwd_clone(const Grad<float>& dy, const PoolGeom& g, Grad<float>& dx, bool ow, int p0, int p1) {
+  avgpool_bwd(dy, g, dx, ow, p0, p1);
+}
+TEGNAS_SIMD void avgpool_bwd_clone(const Grad<double>& dy, const PoolGeom& g, Grad<double>& dx, bool ow, int p0, int p1) {
+  avgpool_bwd(dy, g, dx, ow, p0, p1);
+}
 
 template <typename T>
 TEGNAS_INLINE void gap_bwd(const Grad<T>& dy, Grad<T>& dx, bool overwrite) {
@@ -103,12 +107,17 @@ TEGNAS_SIMD void gap_bwd_clone(const Grad<double>& dy, Grad<double>& dx, bool ow
 
 template <typename T>
 void avgpool_backward(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx, bool overwrite) {
-  avgpool_bwd_clone(dy, g, dx, overwrite);
+  avgpool_bwd_clone(dy, g, dx, overwrite, 0, dy.n * dy.c);
+}
+
+template <typename T>
+void avgpool_backward_sample(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx, int n) {
+  avgpool_bwd_clone(dy, g, dx, false, n * dy.c, (n + 1) * dy.c);
 }
 
 template <typename T>
 void maxpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y, std::vector<int32_t>& argmax) {
-  y.reset(x.n, x.c, g.hout, g.wout);
+  y.shape(x.n, x.c, g.hout, g.wout);
   argmax.assign(y.numel(), -1);
   const int planes = x.n * x.c;
   for (int p = 0; p < planes; ++p) {
@@ -153,7 +162,7 @@ void maxpool_backward(const Grad<T>& dy, const std::vector<int32_t>& argmax, Gra
 
 template <typename T>
 void global_avgpool_forward(const Tensor<T>& x, Tensor<T>& y) {
-  y.reset(x.n, x.c, 1, 1);
+  y.shape(x.n, x.c, 1, 1);
   const size_t HW = x.plane();
   for (int p = 0; p < x.n * x.c; ++p) {
     const T* xp = x.data() + p * HW;
@@ -171,6 +180,7 @@ void global_avgpool_backward(const Grad<T>& dy, Grad<T>& dx, bool overwrite) {
 #define TEGNAS_POOL(T)                                                                                \
   template void avgpool_forward<T>(const Tensor<T>&, const PoolGeom&, Tensor<T>&);                    \
   template void avgpool_backward<T>(const Grad<T>&, const PoolGeom&, Grad<T>&, bool);                 \
+  template void avgpool_backward_sample<T>(const Grad<T>&, const PoolGeom&, Grad<T>&, int);          \
   template void maxpool_forward<T>(const Tensor<T>&, const PoolGeom&, Tensor<T>&, std::vector<int32_t>&); \
   template void maxpool_backward<T>(const Grad<T>&, const std::vector<int32_t>&, Grad<T>&);           \
   template void global_avgpool_forward<T>(const Tensor<T>&, Tensor<T>&);                              \

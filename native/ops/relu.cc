@@ -6,7 +6,7 @@ namespace tegnas {
 
 template <typename T>
 void relu_forward(const Tensor<T>& x, Tensor<T>& y) {
-  y.reset(x.n, x.c, x.h, x.w);
+  y.shape(x.n, x.c, x.h, x.w);
   const size_t n = x.numel();
   for (size_t i = 0; i < n; ++i) y.v[i] = x.v[i] > T(0) ? x.v[i] : T(0);
 }

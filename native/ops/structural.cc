@@ -8,9 +8,16 @@ namespace tegnas {
 template <typename T>
 void add_forward(const std::vector<const Tensor<T>*>& xs, Tensor<T>& y) {
   const Tensor<T>& a = *xs[0];
-  y.reset(a.n, a.c, a.h, a.w);
-  for (const Tensor<T>* x : xs)
-    for (size_t i = 0; i < y.numel(); ++i) y.v[i] += x->v[i];
+  y.shape(a.n, a.c, a.h, a.w);
+  // The first term assigns, the others add: no zero fill, one pass fewer over y.
+  const size_t n = y.numel();
+  T* out = y.data();
+  const T* first = a.data();
+  for (size_t i = 0; i < n; ++i) out[i] = first[i];
+  for (size_t k = 1; k < xs.size(); ++k) {
+    const T* src = xs[k]->data();
+    for (size_t i = 0; i < n; ++i) out[i] += src[i];
+  }
 }
 
 template <typename T>
@@ -18,7 +25,7 @@ void concat_forward(const std::vector<const Tensor<T>*>& xs, Tensor<T>& y) {
   int C = 0;
   for (const Tensor<T>* x : xs) C += x->c;
   const Tensor<T>& a = *xs[0];
-  y.reset(a.n, C, a.h, a.w);
+  y.shape(a.n, C, a.h, a.w);
   for (int n = 0; n < a.n; ++n) {
     T* dst = y.data() + n * y.sample();
     for (const Tensor<T>* x : xs) {
