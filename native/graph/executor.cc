@@ -157,6 +157,9 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
   // output gradient stays in g[pool] until that conv adds the pool's backward sample by sample (PoolAdd)
   // or, failing that, the input's own turn comes.
   std::vector<int> pend(n_nodes, -1);
+  // A BatchNorm's backward sums (sum dy, sum dy * xhat per channel and seed) taken by the conv that wrote
+  // its whole output gradient (DxEpilogue); empty when the BatchNorm takes them itself.
+  std::vector<std::vector<double>> bn_sdy(n_nodes), bn_sdyx(n_nodes);
   auto has_grad = [&](size_t node) { return !g[node].empty() || alias[node] >= 0 || pend[node] >= 0; };
   auto release = [&](size_t node) {
     if (alias[node] >= 0) {
@@ -214,14 +217,26 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         const bool fuse = relu_in && b.consumers[in] == 1;
         const int target = fuse ? plan.nodes[in].inputs[0] : in;
         Grad<T>* dx = gin(target, true);
-        PoolAdd<T> pa;
+        DxEpilogue<T> epi;
         const int pn = dx ? pend[target] : -1;
         if (pn >= 0) {
-          pa.dy = &g[pn];
-          pa.geom = &plan.nodes[pn].pool;
+          epi.pool_dy = &g[pn];
+          epi.pool = &plan.nodes[pn].pool;
+        }
+        // This conv writes the whole output gradient of a BatchNorm (its only reader): the sums that
+        // BatchNorm's backward needs are taken here, per sample while dx is in cache, not in a pass of
+        // their own over memory.
+        const bool sums = dx && overwrite && plan.nodes[target].op == Op::BatchNorm && b.consumers[target] == 1;
+        if (sums) {
+          const size_t n = static_cast<size_t>(plan.nodes[target].c) * kSeeds;
+          bn_sdy[target].assign(n, 0.0);
+          bn_sdyx[target].assign(n, 0.0);
+          epi.xhat = acts.bn[target].xhat.data();
+          epi.sdy = bn_sdy[target].data();
+          epi.sdyx = bn_sdyx[target].data();
         }
         conv2d_backward(x, Pp(nd.weight), dy, nd.conv, dx, overwrite, dP(nd.weight), P, dP(nd.bias), P, relu_in,
-                        fold[i].xhat ? &fold[i] : nullptr, coef[i], pn >= 0 ? &pa : nullptr);
+                        fold[i].xhat ? &fold[i] : nullptr, coef[i], pn >= 0 || sums ? &epi : nullptr);
         if (pn >= 0) {
           pend[target] = -1;
           pool.give(g[pn]);
@@ -232,7 +247,9 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         const int in = nd.inputs[0];
         if (plan.nodes[in].op == Op::Conv2d && b.consumers[in] == 1 && b.up[in] && !has_grad(in)) {
           // The conv applies this op's input gradient as it reads dy: hand it dy and the batch means.
-          batchnorm_backward_fold(x, Pp(nd.weight), acts.bn[i], dy, coef[i], dP(nd.weight), P, dP(nd.bias), P, fold[in]);
+          const bool pre = !bn_sdy[i].empty();
+          batchnorm_backward_fold(x, Pp(nd.weight), acts.bn[i], dy, coef[i], dP(nd.weight), P, dP(nd.bias), P, fold[in],
+                                  pre ? bn_sdy[i].data() : nullptr, pre ? bn_sdyx[i].data() : nullptr);
           if (alias[i] >= 0) {
             alias[in] = alias[i];  // the conv becomes the reader
             alias[i] = -1;

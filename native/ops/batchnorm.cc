@@ -98,6 +98,34 @@ TEGNAS_INLINE void bn_sums(const Tensor<T>& x, const BnCache<T>& cache, const Gr
   }
 }
 
+// Sample n's share of bn_sums for every channel, added to sdy and sdyx (C x kSeeds): the same float
+// partial sum per (channel, sample) added to the same double in the same sample order as bn_sums.
+template <typename T>
+TEGNAS_INLINE void bn_sums_sample(const Grad<T>& dy, const T* xhat, int n, double* sdy, double* sdyx) {
+  using V = SeedVec<T>;
+  const size_t HW = dy.plane(), per = dy.sample();
+  for (int c = 0; c < dy.c; ++c) {
+    const T* g = dy.at(n * per + c * HW);
+    const T* xh = xhat + n * per + c * HW;
+    V a{}, b{};
+    for (size_t i = 0; i < HW; ++i) {
+      const V gv = *reinterpret_cast<const V*>(g + i * kSeeds);
+      a += gv;
+      b += gv * xh[i];
+    }
+    for (int s = 0; s < kSeeds; ++s) {
+      sdy[c * kSeeds + s] += a[s];
+      sdyx[c * kSeeds + s] += b[s];
+    }
+  }
+}
+TEGNAS_SIMD void bn_sums_sample_clone(const Grad<float>& dy, const float* xh, int n, double* sdy, double* sdyx) {
+  bn_sums_sample(dy, xh, n, sdy, sdyx);
+}
+TEGNAS_SIMD void bn_sums_sample_clone(const Grad<double>& dy, const double* xh, int n, double* sdy, double* sdyx) {
+  bn_sums_sample(dy, xh, n, sdy, sdyx);
+}
+
 template <typename T>
 TEGNAS_INLINE void bn_param_grads(int c, const double* sdy, const double* sdyx, T* dgamma, size_t dg_stride, T* dbeta,
                                   size_t db_stride) {
@@ -141,7 +169,8 @@ TEGNAS_INLINE void bn_backward(const Tensor<T>& x, const T* gamma, const BnCache
 
 template <typename T>
 TEGNAS_INLINE void bn_backward_fold(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, T k, T* dgamma,
-                                    size_t dg_stride, T* dbeta, size_t db_stride, BnFold<T>& fold) {
+                                    size_t dg_stride, T* dbeta, size_t db_stride, BnFold<T>& fold, const double* pre_dy,
+                                    const double* pre_dyx) {
   const int C = x.c;
   const double M = static_cast<double>(x.n) * x.plane();
   fold.xhat = cache.xhat.data();
@@ -151,7 +180,14 @@ TEGNAS_INLINE void bn_backward_fold(const Tensor<T>& x, const T* gamma, const Bn
   fold.mx.resize(static_cast<size_t>(C) * kSeeds);
   for (int c = 0; c < C; ++c) {
     double sdy[kSeeds], sdyx[kSeeds];
-    bn_sums(x, cache, dy, c, sdy, sdyx);
+    if (pre_dy) {
+      for (int s = 0; s < kSeeds; ++s) {
+        sdy[s] = pre_dy[c * kSeeds + s];
+        sdyx[s] = pre_dyx[c * kSeeds + s];
+      }
+    } else {
+      bn_sums(x, cache, dy, c, sdy, sdyx);
+    }
     for (int s = 0; s < kSeeds; ++s) {
       sdy[s] *= k;
       sdyx[s] *= k;
@@ -175,12 +211,14 @@ TEGNAS_SIMD void bn_backward_clone(const Tensor<double>& x, const double* gamma,
   bn_backward(x, gamma, cache, dy, dx, dg, dgs, db, dbs, ow);
 }
 TEGNAS_SIMD void bn_fold_clone(const Tensor<float>& x, const float* gamma, const BnCache<float>& cache, const Grad<float>& dy,
-                               float k, float* dg, size_t dgs, float* db, size_t dbs, BnFold<float>& fold) {
-  bn_backward_fold(x, gamma, cache, dy, k, dg, dgs, db, dbs, fold);
+                               float k, float* dg, size_t dgs, float* db, size_t dbs, BnFold<float>& fold, const double* p,
+                               const double* px) {
+  bn_backward_fold(x, gamma, cache, dy, k, dg, dgs, db, dbs, fold, p, px);
 }
 TEGNAS_SIMD void bn_fold_clone(const Tensor<double>& x, const double* gamma, const BnCache<double>& cache, const Grad<double>& dy,
-                               double k, double* dg, size_t dgs, double* db, size_t dbs, BnFold<double>& fold) {
-  bn_backward_fold(x, gamma, cache, dy, k, dg, dgs, db, dbs, fold);
+                               double k, double* dg, size_t dgs, double* db, size_t dbs, BnFold<double>& fold, const double* p,
+                               const double* px) {
+  bn_backward_fold(x, gamma, cache, dy, k, dg, dgs, db, dbs, fold, p, px);
 }
 }  // namespace
 
@@ -192,15 +230,22 @@ void batchnorm_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& ca
 
 template <typename T>
 void batchnorm_backward_fold(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, T k, T* dgamma,
-                             size_t dg_stride, T* dbeta, size_t db_stride, BnFold<T>& fold) {
-  bn_fold_clone(x, gamma, cache, dy, k, dgamma, dg_stride, dbeta, db_stride, fold);
+                             size_t dg_stride, T* dbeta, size_t db_stride, BnFold<T>& fold, const double* sdy,
+                             const double* sdyx) {
+  bn_fold_clone(x, gamma, cache, dy, k, dgamma, dg_stride, dbeta, db_stride, fold, sdy, sdyx);
+}
+
+template <typename T>
+void batchnorm_sums_sample(const Grad<T>& dy, const T* xhat, int n, double* sdy, double* sdyx) {
+  bn_sums_sample_clone(dy, xhat, n, sdy, sdyx);
 }
 
 #define TEGNAS_BN(T)                                                                                                  \
   template void batchnorm_backward<T>(const Tensor<T>&, const T*, const BnCache<T>&, const Grad<T>&, Grad<T>*, T*,    \
                                       size_t, T*, size_t, bool);                                                     \
   template void batchnorm_backward_fold<T>(const Tensor<T>&, const T*, const BnCache<T>&, const Grad<T>&, T, T*, size_t, \
-                                           T*, size_t, BnFold<T>&);
+                                           T*, size_t, BnFold<T>&, const double*, const double*);               \
+  template void batchnorm_sums_sample<T>(const Grad<T>&, const T*, int, double*, double*);
 TEGNAS_BN(float)
 TEGNAS_BN(double)
 #undef TEGNAS_BN

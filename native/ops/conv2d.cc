@@ -162,10 +162,10 @@ namespace {
 // vectors pinned in registers), AVX2, baseline.
 template <typename T>
 void conv_backward_clone(const Tensor<T>& x, const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool ow, T* dw,
-                         size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold, T dys, const PoolAdd<T>* pa) {
+                         size_t dws, T* db, size_t dbs, const T* relu, const BnFold<T>* fold, T dys, const DxEpilogue<T>* pa) {
 #if TEGNAS_CONV_ISA_COPIES
   using Fn = void (*)(const Tensor<T>&, const T*, const Grad<T>&, const ConvGeom&, Grad<T>*, bool, T*, size_t, T*, size_t,
-                      const T*, const BnFold<T>*, T, const PoolAdd<T>*);
+                      const T*, const BnFold<T>*, T, const DxEpilogue<T>*);
   static const Fn fn = __builtin_cpu_supports("avx512f") ? static_cast<Fn>(conv_bwd_avx512)
                        : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? static_cast<Fn>(conv_bwd_avx2)
                                                                                           : static_cast<Fn>(conv_bwd_base);
@@ -179,21 +179,21 @@ void conv_backward_clone(const Tensor<T>& x, const T* w, const Grad<T>& dy, cons
 template <typename T>
 void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool dx_overwrite,
                      T* dweight, size_t dw_stride, T* dbias, size_t db_stride, bool input_is_relu, const BnFold<T>* fold,
-                     T dy_scale, const PoolAdd<T>* pool_add) {
-  if (pool_add && !dx) throw EngineError("internal: conv2d_backward was handed a pool gradient to add but no dx");
+                     T dy_scale, const DxEpilogue<T>* epi) {
+  if (epi && !dx) throw EngineError("internal: conv2d_backward was handed work on dx but no dx");
   if (!dx && !dweight && !dbias) return;
   if (fold && dy_scale != T(1)) throw EngineError("internal: conv2d_backward takes a dy scale or a BatchNorm fold, not both");
   conv_backward_clone(x, weight, dy, g, dx, dx_overwrite, dweight, dw_stride, dbias, db_stride,
-                      input_is_relu ? x.data() : nullptr, fold, dy_scale, pool_add);
+                      input_is_relu ? x.data() : nullptr, fold, dy_scale, epi);
 }
 
 template void conv2d_forward<float>(const Tensor<float>&, const float*, const float*, const ConvGeom&, Tensor<float>&);
 template void conv2d_forward<double>(const Tensor<double>&, const double*, const double*, const ConvGeom&, Tensor<double>&);
 template void conv2d_backward<float>(const Tensor<float>&, const float*, const Grad<float>&, const ConvGeom&,
                                      Grad<float>*, bool, float*, size_t, float*, size_t, bool, const BnFold<float>*, float,
-                                     const PoolAdd<float>*);
+                                     const DxEpilogue<float>*);
 template void conv2d_backward<double>(const Tensor<double>&, const double*, const Grad<double>&, const ConvGeom&,
                                       Grad<double>*, bool, double*, size_t, double*, size_t, bool, const BnFold<double>*, double,
-                                      const PoolAdd<double>*);
+                                      const DxEpilogue<double>*);
 
 }  // namespace tegnas

@@ -15,7 +15,7 @@ namespace tegnas {
 // translation units; overloads so conv2d_backward<T> picks by type).
 #define TEGNAS_CONV_BWD_DECL(NAME, T)                                                                                   \
   void NAME(const Tensor<T>& x, const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool ow, T* dw,        \
-            std::size_t dws, T* db, std::size_t dbs, const T* relu, const BnFold<T>* fold, T dys, const PoolAdd<T>* pa);
+            std::size_t dws, T* db, std::size_t dbs, const T* relu, const BnFold<T>* fold, T dys, const DxEpilogue<T>* pa);
 TEGNAS_CONV_BWD_DECL(conv_bwd_avx512, float)
 TEGNAS_CONV_BWD_DECL(conv_bwd_avx2, float)
 TEGNAS_CONV_BWD_DECL(conv_bwd_base, float)
@@ -606,7 +606,7 @@ TEGNAS_INLINE void dgrad_sample(DyPlanes<T>& qp, const T* weight, const ConvGeom
 template <typename T, int KC, bool R>
 TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx,
                                       bool dx_overwrite, T* dweight, size_t dw_stride, T* dbias, size_t db_stride,
-                                      const T* relu_out, const BnFold<T>* fold, T dys, const PoolAdd<T>* pool_add) {
+                                      const T* relu_out, const BnFold<T>* fold, T dys, const DxEpilogue<T>* epi) {
   using V = SeedVec<T>;
   const int N = dy.n, cig = g.cin_g(), KK = g.kh * g.kw;
   DyPlanes<T> qp;
@@ -651,7 +651,8 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
         for (int s = 0; s < kSeeds; ++s) btotal[co * kSeeds + s] += a[s];
       }
     if (dx) dgrad_sample<T, KC, R>(qp, weight, g, n, *dx, relu_out, dx_overwrite, strided ? &rows : nullptr);
-    if (pool_add) avgpool_backward_sample(*pool_add->dy, *pool_add->geom, *dx, n);
+    if (epi && epi->pool_dy) avgpool_backward_sample(*epi->pool_dy, *epi->pool, *dx, n);
+    if (epi && epi->sdy) batchnorm_sums_sample(*dx, epi->xhat, n, epi->sdy, epi->sdyx);
   }
   if (dweight) {
     const size_t per = static_cast<size_t>(cig) * KK;
@@ -672,7 +673,7 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
   TARGET __attribute__((noinline)) void NAME##_k##KC(const Tensor<T>& x, const T* w, const Grad<T>& dy, const ConvGeom& g, \
                                                       Grad<T>* dx, bool ow, T* dw, std::size_t dws, T* db, std::size_t dbs,\
                                                       const T* relu, const BnFold<T>* fold, T dys,                         \
-                                                      const PoolAdd<T>* pa) {                                              \
+                                                      const DxEpilogue<T>* pa) {                                              \
     conv_backward_impl<T, KC, R>(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold, dys, pa);                              \
   }
 #define TEGNAS_CONV_ISA(NAME, TARGET, T, R)                                                                               \
@@ -684,7 +685,7 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
   }                                                                                                                       \
   TARGET void NAME(const Tensor<T>& x, const T* w, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool ow, T* dw,   \
                    std::size_t dws, T* db, std::size_t dbs, const T* relu, const BnFold<T>* fold, T dys,                      \
-                   const PoolAdd<T>* pa) {                                                                                 \
+                   const DxEpilogue<T>* pa) {                                                                                 \
     if (g.kh == 1 && g.kw == 1) NAME##_k1(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold, dys, pa);                       \
     else if (g.kh == 3 && g.kw == 3) NAME##_k3(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold, dys, pa);                  \
     else if (g.kh == 5 && g.kw == 5) NAME##_k5(x, w, dy, g, dx, ow, dw, dws, db, dbs, relu, fold, dys, pa);                  \

@@ -44,14 +44,21 @@ struct BnFold {
   T k = T(1);               // dy is k times the buffer the conv reads (a shared add gradient)
 };
 
-// An average pool's backward that the conv writing the same input gradient adds, sample by sample,
-// right after its own data gradient: the sample's dx is still in cache then, so the pool's pass does
-// not cross memory again (in NAS-Bench-201's residual blocks both read the block input).
+// What the conv does to each sample's dx right after writing it, while the sample is still in cache
+// (so neither pass crosses memory again):
+// - pool_dy: add an average pool's backward (in NAS-Bench-201's residual blocks the pool and a conv
+//   both read the block input);
+// - sdy: take the sums a BatchNorm's backward needs when dx is that BatchNorm's whole output gradient
+//   (the conv is its only writer): per channel and seed, sdy += sum dx, sdyx += sum dx * xhat, added per
+//   sample in the order batchnorm_backward_fold's own pass uses, so the result is identical.
 struct PoolGeom;
 template <typename T>
-struct PoolAdd {
-  const Grad<T>* dy = nullptr;  // the pool's output gradient
-  const PoolGeom* geom = nullptr;
+struct DxEpilogue {
+  const Grad<T>* pool_dy = nullptr;
+  const PoolGeom* pool = nullptr;
+  const T* xhat = nullptr;  // the BatchNorm's x-hat, NCHW like dx
+  double* sdy = nullptr;    // C x kSeeds
+  double* sdyx = nullptr;
 };
 
 // input_is_relu: x is a ReLU's output, so dx is only needed where x > 0: the executor then passes the
@@ -60,11 +67,11 @@ struct PoolAdd {
 // fold: the BatchNorm whose backward reads this conv's output, or null (dy is the conv's own gradient).
 // dy_scale: the conv's gradient is dy_scale * dy (dy shared with an add that reaches the conv k times);
 // only without a fold.
-// pool_add: an average pool's backward added to dx (needs dx), or null.
+// epi: per-sample work on dx (needs dx), or null.
 template <typename T>
 void conv2d_backward(const Tensor<T>& x, const T* weight, const Grad<T>& dy, const ConvGeom& g, Grad<T>* dx, bool dx_overwrite,
                      T* dweight, size_t dw_stride, T* dbias, size_t db_stride, bool input_is_relu = false,
-                     const BnFold<T>* fold = nullptr, T dy_scale = T(1), const PoolAdd<T>* pool_add = nullptr);
+                     const BnFold<T>* fold = nullptr, T dy_scale = T(1), const DxEpilogue<T>* epi = nullptr);
 
 // BatchNorm2d in training mode (batch statistics, biased variance). The cache keeps x-hat and 1/std.
 template <typename T>
@@ -78,10 +85,15 @@ template <typename T>
 void batchnorm_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, Grad<T>* dx,
                         T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride, bool overwrite = false);
 // The first half of the backward (the batch means and dgamma, dbeta), leaving dx to the conv that
-// produced x: see BnFold.
+// produced x: see BnFold. sums: sum dy and sum dy * xhat (C x kSeeds each) already taken by the conv
+// that wrote dy (DxEpilogue), or null to take them here.
 template <typename T>
 void batchnorm_backward_fold(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, T k, T* dgamma,
-                             size_t dg_stride, T* dbeta, size_t db_stride, BnFold<T>& fold);  // output gradient = k dy
+                             size_t dg_stride, T* dbeta, size_t db_stride, BnFold<T>& fold,
+                             const double* sdy = nullptr, const double* sdyx = nullptr);  // output gradient = k dy
+// Sample n's share of those sums, added to sdy and sdyx.
+template <typename T>
+void batchnorm_sums_sample(const Grad<T>& dy, const T* xhat, int n, double* sdy, double* sdyx);
 
 template <typename T>
 void relu_forward(const Tensor<T>& x, Tensor<T>& y);
@@ -99,7 +111,7 @@ template <typename T>
 void avgpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y);
 template <typename T>
 void avgpool_backward(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx, bool overwrite = false);
-// The same for sample n only, added to dx (see PoolAdd).
+// The same for sample n only, added to dx (see DxEpilogue).
 template <typename T>
 void avgpool_backward_sample(const Grad<T>& dy, const PoolGeom& g, Grad<T>& dx, int n);
 template <typename T>
