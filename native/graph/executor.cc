@@ -158,8 +158,9 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
   // or, failing that, the input's own turn comes.
   std::vector<int> pend(n_nodes, -1);
   // A BatchNorm's backward sums (sum dy, sum dy * xhat per channel and seed) taken by the conv that wrote
-  // its whole output gradient (DxEpilogue); empty when the BatchNorm takes them itself.
+  // the buffer it reads (DxEpilogue); the BatchNorm scales them by its coef as it would its own.
   std::vector<std::vector<double>> bn_sdy(n_nodes), bn_sdyx(n_nodes);
+  std::vector<int> bn_src(n_nodes, -1);  // the node whose buffer those sums were taken over
   auto has_grad = [&](size_t node) { return !g[node].empty() || alias[node] >= 0 || pend[node] >= 0; };
   auto release = [&](size_t node) {
     if (alias[node] >= 0) {
@@ -223,18 +224,34 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
           epi.pool_dy = &g[pn];
           epi.pool = &plan.nodes[pn].pool;
         }
-        // This conv writes the whole output gradient of a BatchNorm (its only reader): the sums that
-        // BatchNorm's backward needs are taken here, per sample while dx is in cache, not in a pass of
-        // their own over memory.
-        const bool sums = dx && overwrite && plan.nodes[target].op == Op::BatchNorm && b.consumers[target] == 1;
-        if (sums) {
-          const size_t n = static_cast<size_t>(plan.nodes[target].c) * kSeeds;
-          bn_sdy[target].assign(n, 0.0);
-          bn_sdyx[target].assign(n, 0.0);
-          epi.xhat = acts.bn[target].xhat.data();
-          epi.sdy = bn_sdy[target].data();
-          epi.sdyx = bn_sdyx[target].data();
+        // This conv is the last writer of `target`'s gradient (every other reader of target is the pool
+        // it adds): when a BatchNorm's output gradient is that buffer (target itself, or a BatchNorm term
+        // of the add target that reads the add's buffer), the sums its backward needs are taken here,
+        // per sample while dx is in cache, not in a pass of their own over memory. The BatchNorm uses
+        // them only if it does read this buffer (bn_src).
+        int bn = -1;
+        if (dx && overwrite && b.consumers[target] == 1 + (pn >= 0 ? 1 : 0)) {
+          const Node& tn = plan.nodes[target];
+          if (tn.op == Op::BatchNorm) {
+            bn = target;
+          } else if (tn.op == Op::Add) {
+            const auto& terms = b.flat[target];
+            for (size_t k = 0; k < terms.size() && bn < 0; ++k) {
+              const int t = terms[k].first;
+              if (t > 0 && plan.nodes[t].op == Op::BatchNorm && b.consumers[t] == b.flat_reads[target][k]) bn = t;
+            }
+          }
         }
+        if (bn >= 0) {
+          const size_t n = static_cast<size_t>(plan.nodes[bn].c) * kSeeds;
+          bn_sdy[bn].assign(n, 0.0);
+          bn_sdyx[bn].assign(n, 0.0);
+          bn_src[bn] = target;
+          epi.xhat = acts.bn[bn].xhat.data();
+          epi.sdy = bn_sdy[bn].data();
+          epi.sdyx = bn_sdyx[bn].data();
+        }
+        const bool sums = bn >= 0;
         conv2d_backward(x, Pp(nd.weight), dy, nd.conv, dx, overwrite, dP(nd.weight), P, dP(nd.bias), P, relu_in,
                         fold[i].xhat ? &fold[i] : nullptr, coef[i], pn >= 0 || sums ? &epi : nullptr);
         if (pn >= 0) {
@@ -247,7 +264,7 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
         const int in = nd.inputs[0];
         if (plan.nodes[in].op == Op::Conv2d && b.consumers[in] == 1 && b.up[in] && !has_grad(in)) {
           // The conv applies this op's input gradient as it reads dy: hand it dy and the batch means.
-          const bool pre = !bn_sdy[i].empty();
+          const bool pre = bn_src[i] >= 0 && bn_src[i] == (alias[i] >= 0 ? alias[i] : static_cast<int>(i));
           batchnorm_backward_fold(x, Pp(nd.weight), acts.bn[i], dy, coef[i], dP(nd.weight), P, dP(nd.bias), P, fold[in],
                                   pre ? bn_sdy[i].data() : nullptr, pre ? bn_sdyx[i].data() : nullptr);
           if (alias[i] >= 0) {
