@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { NativeNet, measurePeak, patternStats, solveLinear, symmetricEigenvalues } from '../src/native.js';
+import { NativeNet, matmul, measurePeak, patternStats, solveLinear, symmetricEigenvalues } from '../src/native.js';
 import type { NetworkPlan } from '../src/plan/types.js';
 import { Scorer } from '../src/scoring/scorer.js';
 import { evolution } from '../src/search/evolution.js';
@@ -94,6 +94,17 @@ function convPlan(c: number, hw: number, k: number): NetworkPlan {
 function micro() {
   const rng = new Rng(1);
   const res: Record<string, unknown> = {};
+  // The engine's GEMM (matmul: a linear layer's x W^T, on one thread), against one core's measured peak.
+  const corePeak = measurePeak(0.5, 1).gflops;
+  res.corePeakGflops = corePeak;
+  for (const [m, n, k] of [[256, 512, 512], [64, 1024, 1024]] as const) {
+    const a = Float32Array.from({ length: m * k }, () => rng.normal());
+    const w = Float32Array.from({ length: n * k }, () => rng.normal());
+    const t = time(() => matmul(a, w, m, n, k, false, true), quick ? 3 : 10);
+    const gflops = (2 * m * n * k) / t / 1e9;
+    res[`gemm ${m}x${n}x${k}`] = { gflops };
+    console.log(`GEMM ${m} x ${n} x ${k} (x W^T, 1 thread): ${gflops.toFixed(1)} GFLOP/s, ${((100 * gflops) / corePeak).toFixed(1)} % of one core (${corePeak.toFixed(0)} GFLOP/s)`);
+  }
   // The NTK network's own shapes (3, 6 and 12 channels), then wider ones.
   for (const [c, hw, k] of [[3, 32, 3], [6, 16, 3], [12, 8, 3], [16, 32, 3], [64, 16, 3], [16, 32, 1]] as const) {
     const net = new NativeNet(convPlan(c, hw, k));

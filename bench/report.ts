@@ -43,6 +43,12 @@ const lines = [
   ...Object.entries(r.micro)
     .filter(([, v]) => typeof v === 'object')
     .flatMap(([k, v]) => {
+      if (k.startsWith('gemm ')) {
+        // One thread (matmul, as a linear layer's forward runs), so against one core's measured peak.
+        const g = (v as { gflops: number }).gflops, core = r.micro.corePeakGflops as number;
+        const [m, n, kk] = k.slice(5).split('x');
+        return [`| GEMM ${m} x ${n} x ${kk} (x W^T, 1 thread) | ${g.toFixed(1)} GFLOP/s | ${((100 * g) / core).toFixed(1)} % of one core (${core.toFixed(0)} GFLOP/s) |`];
+      }
       const m = v as { forwardGflops: number; perSampleBackwardGflops: number };
       return [
         `| ${k} forward (direct) | ${m.forwardGflops.toFixed(1)} GFLOP/s | ${((100 * m.forwardGflops) / r.peak.gflops).toFixed(1)} % |`,

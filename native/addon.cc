@@ -19,6 +19,7 @@
 #include "tools/peak.h"
 #include "metrics/patterns.h"
 #include "linalg/eigen.h"
+#include "linalg/gemm.h"
 #include "linalg/solve.h"
 
 #ifndef TEGNAS_VERSION
@@ -842,6 +843,28 @@ Napi::Value SolveLinear(const Napi::CallbackInfo& info) {
   });
 }
 
+// matmul(a: Float32Array, b: Float32Array, m, n, k, transA, transB) -> Float32Array m x n: op(a) op(b)
+// with op(a) m x k and op(b) k x n, row-major (a is k x m when transA, b is n x k when transB). The
+// engine's GEMM (linear layers), for tests and kernel benchmarks.
+Napi::Value MatMul(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto f32 = [&](size_t i) {
+      if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        throw EngineError(std::string("matmul: expected a Float32Array for ") + (i == 0 ? "a" : "b") + ", got " +
+                          (info.Length() > i ? describe(info[i]) : std::string("nothing")));
+      return info[i].As<Napi::TypedArray>();
+    };
+    const Napi::TypedArray ta = f32(0), tb = f32(1);
+    const int m = positive_int(info[2], "m"), n = positive_int(info[3], "n"), k = positive_int(info[4], "k");
+    const bool transA = info.Length() > 5 && info[5].ToBoolean(), transB = info.Length() > 6 && info[6].ToBoolean();
+    const std::vector<float> a = copy_checked<float>(ta, static_cast<size_t>(m) * k, "matmul: a");
+    const std::vector<float> b = copy_checked<float>(tb, static_cast<size_t>(k) * n, "matmul: b");
+    std::vector<float> c(static_cast<size_t>(m) * n);
+    gemm<float>(transA, transB, m, n, k, a.data(), transA ? m : k, b.data(), transB ? k : n, c.data(), n, false);
+    return make_array(info.Env(), c);
+  });
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
 #if defined(__GLIBC__)
   // Gradient buffers of one backward pass are tens of MB and are freed and reallocated for every
@@ -856,6 +879,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
 #endif
   exports.Set("symmetricEigenvalues", Napi::Function::New(env, SymEig));
   exports.Set("solveLinear", Napi::Function::New(env, SolveLinear));
+  exports.Set("matmul", Napi::Function::New(env, MatMul));
   exports.Set("patternStats", Napi::Function::New(env, PatternStats));
   exports.Set("Network", Network::Init(env));
   exports.Set("version", Napi::String::New(env, TEGNAS_VERSION));

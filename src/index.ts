@@ -61,4 +61,4 @@ export type { PrecomputeOptions, PrecomputeProgress, PrecomputeResult } from './
 export type { Nb201Dataset, Nb201Entry, Nb201Table } from './benchmarks/nb201.js';
 export { allNb201, randomNb201, mutateNb201, nb201CanonicalKey, nb201ReferenceKey } from './spaces/nb201.js';
 export { randomGenotype, mutateGenotype, genotypeKey } from './spaces/darts.js';
-export { symmetricEigenvalues, solveLinear, patternStats } from './native.js';
+export { symmetricEigenvalues, solveLinear, patternStats, matmul } from './native.js';

@@ -165,6 +165,7 @@ interface Binding {
   patternStats(bits: Uint8Array, count: number, nbits: number, pairwise?: boolean): { distinct: number; pairwise?: number };
   symmetricEigenvalues(a: Float64Array, n: number): Float64Array;
   solveLinear(a: Float64Array, n: number, b: Float64Array, m: number): Float64Array | null;
+  matmul(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean): Float32Array;
 }
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -288,6 +289,21 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
       if (a[i * k + j] !== a[j * k + i])
         inputError(`symmetricEigenvalues: the matrix is not symmetric: a[${i}][${j}] = ${a[i * k + j]} but a[${j}][${i}] = ${a[j * k + i]}; expected a symmetric matrix`);
   return wrap('symmetricEigenvalues', () => load().symmetricEigenvalues(a, k));
+}
+
+/**
+ * The engine's float32 GEMM (its linear layers): op(a) op(b), row-major, m x n, where op(a) is m x k (a
+ * is stored k x m when `transA`) and op(b) is k x n (b is stored n x k when `transB`).
+ */
+export function matmul(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transA = false, transB = false): Float32Array {
+  if (!(a instanceof Float32Array)) inputError(`matmul: a must be a Float32Array, got ${showValue(a, 60)}`);
+  if (!(b instanceof Float32Array)) inputError(`matmul: b must be a Float32Array, got ${showValue(b, 60)}`);
+  const M = countOf('matmul: m', m), N = countOf('matmul: n', n), K = countOf('matmul: k', k);
+  length('matmul: a', a, M * K, transA ? `k ${K} x m ${M}` : `m ${M} x k ${K}`);
+  length('matmul: b', b, K * N, transB ? `n ${N} x k ${K}` : `k ${K} x n ${N}`);
+  allFinite('matmul: a', a);
+  allFinite('matmul: b', b);
+  return wrap('matmul', () => load().matmul(a, b, M, N, K, Boolean(transA), Boolean(transB)));
 }
 
 /** Solves A X = B (A n x n, B n x m, float64, LU with partial pivoting); null when A is singular. */

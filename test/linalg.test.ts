@@ -1,5 +1,5 @@
 import test from 'ava';
-import { patternStats, solveLinear, symmetricEigenvalues } from '../src/native.js';
+import { matmul, patternStats, solveLinear, symmetricEigenvalues } from '../src/native.js';
 import { mulberry32, randn } from './helpers/gradcheck.js';
 
 // A random orthogonal matrix from Gram-Schmidt, to build matrices with known spectra.
@@ -88,4 +88,37 @@ test('patterns that differ only in the last bit of a word are counted apart', (t
     t.is(patternStats(bits, 2, nbits).distinct, 2);
     t.is(patternStats(new Uint8Array(2 * nbits), 2, nbits).distinct, 1);
   }
+});
+
+test('matmul matches a float64 triple loop for every transpose, across the packing block edges', (t) => {
+  const rng = mulberry32(7);
+  // k 300 crosses the 256-deep packed block, n 1100 the 1024-column one; 7 and 37 leave partial tiles.
+  for (const [m, n, k] of [[7, 37, 300], [13, 1100, 5], [1, 1, 1], [64, 10, 12]] as const)
+    for (const ta of [false, true])
+      for (const tb of [false, true]) {
+        const a = Float32Array.from(randn(rng, m * k));
+        const b = Float32Array.from(randn(rng, k * n));
+        const c = matmul(a, b, m, n, k, ta, tb);
+        t.is(c.length, m * n);
+        let worst = 0;
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            let s = 0, mag = 0;
+            for (let p = 0; p < k; p++) {
+              const x = (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+              s += x;
+              mag += Math.abs(x);
+            }
+            worst = Math.max(worst, Math.abs(c[i * n + j] - s) / (mag + 1e-30));
+          }
+        t.true(worst < 1e-5, `m ${m} n ${n} k ${k} transA ${ta} transB ${tb}: relative error ${worst}`);
+      }
+});
+
+test('matmul rejects wrong lengths and non-finite values with a named error', (t) => {
+  const a = new Float32Array(6), b = new Float32Array(6);
+  t.throws(() => matmul(a, b, 2, 2, 4), { message: /matmul: a has 6 values, expected m 2 x k 4 = 8/ });
+  b[3] = Number.NaN;
+  t.throws(() => matmul(a, b, 2, 2, 3), { message: /matmul: b has a non-finite value/ });
+  t.throws(() => matmul(a, b, 0, 2, 3), { message: /matmul: m must be an integer/ });
 });
