@@ -75,49 +75,38 @@ void batchnorm_forward(const Tensor<T>& x, const T* gamma, const T* beta, double
 }
 
 namespace {
-// Per-channel sums over (n, h, w) of dy and dy * xhat, kSeeds each, in double.
+// One (channel, sample) plane's sums of dy and dy * xhat, kSeeds each: summed in T, added to double.
 template <typename T>
-TEGNAS_INLINE void bn_sums(const Tensor<T>& x, const BnCache<T>& cache, const Grad<T>& dy, int c, double* sdy, double* sdyx) {
+TEGNAS_INLINE void plane_sums(const T* g, const T* xh, size_t HW, double* sdy, double* sdyx) {
   using V = SeedVec<T>;
-  const int N = x.n;
-  const size_t HW = x.plane(), per = x.sample();
-  for (int s = 0; s < kSeeds; ++s) sdy[s] = sdyx[s] = 0;
-  for (int n = 0; n < N; ++n) {
-    const T* g = dy.at(n * per + c * HW);
-    const T* xh = cache.xhat.data() + n * per + c * HW;
-    V a{}, b{};
-    for (size_t i = 0; i < HW; ++i) {
-      const V gv = *reinterpret_cast<const V*>(g + i * kSeeds);
-      a += gv;
-      b += gv * xh[i];
-    }
-    for (int s = 0; s < kSeeds; ++s) {
-      sdy[s] += a[s];
-      sdyx[s] += b[s];
-    }
+  V a{}, b{};
+  for (size_t i = 0; i < HW; ++i) {
+    const V gv = *reinterpret_cast<const V*>(g + i * kSeeds);
+    a += gv;
+    b += gv * xh[i];
+  }
+  for (int s = 0; s < kSeeds; ++s) {
+    sdy[s] += a[s];
+    sdyx[s] += b[s];
   }
 }
 
+// Per-channel sums over (n, h, w) of dy and dy * xhat, kSeeds each, in double.
+template <typename T>
+TEGNAS_INLINE void bn_sums(const Tensor<T>& x, const BnCache<T>& cache, const Grad<T>& dy, int c, double* sdy, double* sdyx) {
+  const size_t HW = x.plane(), per = x.sample();
+  for (int s = 0; s < kSeeds; ++s) sdy[s] = sdyx[s] = 0;
+  for (int n = 0; n < x.n; ++n) plane_sums(dy.at(n * per + c * HW), cache.xhat.data() + n * per + c * HW, HW, sdy, sdyx);
+}
+
 // Sample n's share of bn_sums for every channel, added to sdy and sdyx (C x kSeeds): the same float
-// partial sum per (channel, sample) added to the same double in the same sample order as bn_sums.
+// partial sum per (channel, sample) added to the same double in the same sample order as bn_sums, so
+// the sums a conv takes this way equal the BatchNorm's own to the bit.
 template <typename T>
 TEGNAS_INLINE void bn_sums_sample(const Grad<T>& dy, const T* xhat, int n, double* sdy, double* sdyx) {
-  using V = SeedVec<T>;
   const size_t HW = dy.plane(), per = dy.sample();
-  for (int c = 0; c < dy.c; ++c) {
-    const T* g = dy.at(n * per + c * HW);
-    const T* xh = xhat + n * per + c * HW;
-    V a{}, b{};
-    for (size_t i = 0; i < HW; ++i) {
-      const V gv = *reinterpret_cast<const V*>(g + i * kSeeds);
-      a += gv;
-      b += gv * xh[i];
-    }
-    for (int s = 0; s < kSeeds; ++s) {
-      sdy[c * kSeeds + s] += a[s];
-      sdyx[c * kSeeds + s] += b[s];
-    }
-  }
+  for (int c = 0; c < dy.c; ++c)
+    plane_sums(dy.at(n * per + c * HW), xhat + n * per + c * HW, HW, sdy + c * kSeeds, sdyx + c * kSeeds);
 }
 TEGNAS_SIMD void bn_sums_sample_clone(const Grad<float>& dy, const float* xh, int n, double* sdy, double* sdyx) {
   bn_sums_sample(dy, xh, n, sdy, sdyx);
