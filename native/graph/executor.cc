@@ -302,9 +302,23 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
       case Op::MaxPool:
         if (Grad<T>* dx = gin(nd.inputs[0], false)) maxpool_backward(dy, acts.argmax[i], *dx);
         break;
-      case Op::GlobalAvgPool:
+      case Op::GlobalAvgPool: {
+        // BatchNorm -> ReLU -> global pool, each read only by the next (the networks' last BatchNorm):
+        // the BatchNorm's input gradient in one pass, from the pooled gradient and the ReLU mask,
+        // instead of a broadcast, a masking and the BatchNorm's two passes over the whole gradient.
+        const int r = nd.inputs[0];
+        const int bn = plan.nodes[r].op == Op::Relu ? plan.nodes[r].inputs[0] : -1;
+        if (bn > 0 && b.consumers[r] == 1 && b.up[r] && plan.nodes[bn].op == Op::BatchNorm && b.consumers[bn] == 1 &&
+            b.up[bn] && !has_grad(r) && !has_grad(bn)) {
+          const Node& bnd = plan.nodes[bn];
+          Grad<T>* dx = gin(bnd.inputs[0], true);
+          batchnorm_relu_pool_backward(acts.act[bnd.inputs[0]], Pp(bnd.weight), acts.bn[bn], acts.act[r], dy, dx,
+                                       dP(bnd.weight), P, dP(bnd.bias), P, overwrite);
+          break;
+        }
         if (Grad<T>* dx = gin(nd.inputs[0], true)) global_avgpool_backward(dy, *dx, overwrite);
         break;
+      }
       case Op::Linear:
         linear_backward(x, Pp(nd.weight), dy, gin(nd.inputs[0], false), dP(nd.weight), P, dP(nd.bias), P);
         break;

@@ -211,6 +211,76 @@ TEGNAS_SIMD void bn_fold_clone(const Tensor<double>& x, const double* gamma, con
 }
 }  // namespace
 
+namespace {
+template <typename T>
+TEGNAS_INLINE void bn_relu_pool_bwd(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Tensor<T>& relu_out,
+                                    const Grad<T>& gpool, Grad<T>* dx, T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride,
+                                    bool overwrite) {
+  using V = SeedVec<T>;
+  const int N = x.n, C = x.c;
+  const size_t HW = x.plane(), per = x.sample();
+  const double M = static_cast<double>(N) * HW;
+  const T inv = T(1) / static_cast<T>(HW);
+  for (int c = 0; c < C; ++c) {
+    // sum over (n, p) of dy = sum_n g[n] * count[n] / HW, of dy * xhat = sum_n g[n] * (sum of kept xhat) / HW.
+    double sdy[kSeeds] = {}, sdyx[kSeeds] = {};
+    for (int n = 0; n < N; ++n) {
+      const T* m = relu_out.data() + n * per + c * HW;
+      const T* xh = cache.xhat.data() + n * per + c * HW;
+      double cnt = 0, sx = 0;
+      for (size_t i = 0; i < HW; ++i)
+        if (m[i] > T(0)) {
+          cnt += 1;
+          sx += xh[i];
+        }
+      const T* g = gpool.at(static_cast<size_t>(n) * C + c);
+      for (int s = 0; s < kSeeds; ++s) {
+        const double gv = static_cast<double>(g[s] * inv);
+        sdy[s] += gv * cnt;
+        sdyx[s] += gv * sx;
+      }
+    }
+    bn_param_grads(c, sdy, sdyx, dgamma, dg_stride, dbeta, db_stride);
+    if (!dx) continue;
+    const T scale = (gamma ? gamma[c] : T(1)) * cache.invstd[c];
+    V vm, vx;
+    for (int s = 0; s < kSeeds; ++s) {
+      vm[s] = static_cast<T>(sdy[s] / M);
+      vx[s] = static_cast<T>(sdyx[s] / M);
+    }
+    for (int n = 0; n < N; ++n) {
+      const V gv = *reinterpret_cast<const V*>(gpool.at(static_cast<size_t>(n) * C + c)) * inv;
+      const T* m = relu_out.data() + n * per + c * HW;
+      const T* xh = cache.xhat.data() + n * per + c * HW;
+      T* d = dx->at(n * per + c * HW);
+      for (size_t i = 0; i < HW; ++i) {
+        const T keep = m[i] > T(0) ? T(1) : T(0);
+        const V r = scale * (keep * gv - vm - xh[i] * vx);
+        if (overwrite) *reinterpret_cast<V*>(d + i * kSeeds) = r;
+        else *reinterpret_cast<V*>(d + i * kSeeds) += r;
+      }
+    }
+  }
+}
+TEGNAS_SIMD void bn_relu_pool_clone(const Tensor<float>& x, const float* gamma, const BnCache<float>& cache,
+                                    const Tensor<float>& ro, const Grad<float>& gp, Grad<float>* dx, float* dg, size_t dgs,
+                                    float* db, size_t dbs, bool ow) {
+  bn_relu_pool_bwd(x, gamma, cache, ro, gp, dx, dg, dgs, db, dbs, ow);
+}
+TEGNAS_SIMD void bn_relu_pool_clone(const Tensor<double>& x, const double* gamma, const BnCache<double>& cache,
+                                    const Tensor<double>& ro, const Grad<double>& gp, Grad<double>* dx, double* dg, size_t dgs,
+                                    double* db, size_t dbs, bool ow) {
+  bn_relu_pool_bwd(x, gamma, cache, ro, gp, dx, dg, dgs, db, dbs, ow);
+}
+}  // namespace
+
+template <typename T>
+void batchnorm_relu_pool_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Tensor<T>& relu_out,
+                                  const Grad<T>& gpool, Grad<T>* dx, T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride,
+                                  bool overwrite) {
+  bn_relu_pool_clone(x, gamma, cache, relu_out, gpool, dx, dgamma, dg_stride, dbeta, db_stride, overwrite);
+}
+
 template <typename T>
 void batchnorm_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, Grad<T>* dx,
                         T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride, bool overwrite) {
@@ -234,7 +304,9 @@ void batchnorm_sums_sample(const Grad<T>& dy, const T* xhat, int n, double* sdy,
                                       size_t, T*, size_t, bool);                                                     \
   template void batchnorm_backward_fold<T>(const Tensor<T>&, const T*, const BnCache<T>&, const Grad<T>&, T, T*, size_t, \
                                            T*, size_t, BnFold<T>&, const double*, const double*);               \
-  template void batchnorm_sums_sample<T>(const Grad<T>&, const T*, int, double*, double*);
+  template void batchnorm_sums_sample<T>(const Grad<T>&, const T*, int, double*, double*);                  \
+  template void batchnorm_relu_pool_backward<T>(const Tensor<T>&, const T*, const BnCache<T>&, const Tensor<T>&,     \
+                                                const Grad<T>&, Grad<T>*, T*, size_t, T*, size_t, bool);
 TEGNAS_BN(float)
 TEGNAS_BN(double)
 #undef TEGNAS_BN

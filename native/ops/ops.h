@@ -95,6 +95,14 @@ void batchnorm_backward_fold(const Tensor<T>& x, const T* gamma, const BnCache<T
 template <typename T>
 void batchnorm_sums_sample(const Grad<T>& dy, const T* xhat, int n, double* sdy, double* sdyx);
 
+// The backward of BatchNorm -> ReLU -> global average pool from the pool's output gradient gpool
+// (N x C x 1 x 1): the BatchNorm's output gradient is relu_out > 0 ? gpool / HW : 0, so its sums are
+// gpool times per-(sample, channel) counts, and dx (null: parameter gradients only) is written in one pass.
+template <typename T>
+void batchnorm_relu_pool_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Tensor<T>& relu_out,
+                                  const Grad<T>& gpool, Grad<T>* dx, T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride,
+                                  bool overwrite);
+
 template <typename T>
 void relu_forward(const Tensor<T>& x, Tensor<T>& y);
 template <typename T>
