@@ -1,7 +1,9 @@
 /**
  * The scorer of a search: the reference's networks and batches, fixed once (repeat x initialised NTK
  * and thin supernets, one NTK batch, one validation batch, the region crops), then `score(arch)` for
- * any number of architectures, cached by canonical key.
+ * any number of architectures, cached by canonical key: members of a class share the NTK indicators,
+ * and each gets its own linear regions, NASWOT and cost (which count ops that run but do not reach the
+ * output).
  */
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -57,7 +59,11 @@ export interface ScorerOptions {
   mse?: boolean;
   /** Compute NASWOT (default true). */
   naswot?: boolean;
-  /** Cache scores by canonical key (default true). */
+  /**
+   * Cache scores (default true): the NTK indicators (cond, mse) by canonical key, since the members of
+   * a class compute the same function; linear regions, NASWOT and cost by arch, since they also count
+   * ops that run without reaching the output (as in the reference). A class hit costs a few ms.
+   */
   cache?: boolean;
   /**
    * Arithmetic of the NTK networks (default float32, as the reference). float32 gradients carry ~1e-6
@@ -197,7 +203,9 @@ export class Scorer {
   readonly #ntkX: FloatArray[];
   readonly #valX: FloatArray[];
   readonly #regionsX: Float64Array;
+  // Scores by canonical key (the NTK indicators a class shares) and by arch text (a whole score).
   readonly #cache = new Map<string, TegScores>();
+  readonly #archCache = new Map<string, TegScores>();
   #evaluations = 0;
   #meta: ScoreMeta | undefined;
   #db: ScoreDb | undefined;
@@ -397,7 +405,8 @@ export class Scorer {
     if (pending) {
       const { text } = this.#spec.normalise(arch);
       const r = await pending;
-      return { ...r, arch: text, cached: true, seconds: { ntk: 0, regions: 0, naswot: 0, total: 0 } };
+      const t0 = performance.now();
+      return r.arch === text ? { ...r, cached: true, seconds: { ntk: 0, regions: 0, naswot: 0, total: 0 } } : this.#member(r, text, t0, true);
     }
     const p = this.#scoreNow(arch, threads);
     if (useCache) this.#inFlight.set(key, p);
@@ -408,19 +417,83 @@ export class Scorer {
     }
   }
 
+  /**
+   * The scores of `text` from those of another member of its class. Members compute the same function,
+   * so they share the NTK indicators (cond, mse), but not what counts every op that runs: an op whose
+   * output never reaches the cell's output (a conv on an edge out of a node nothing reads) adds ReLUs to
+   * the linear regions and NASWOT, and parameters and FLOPs to the cost, as in the reference. Those are
+   * computed for `text` itself (a few ms: the thin network, one forward pass of the NTK network).
+   */
+  #member(from: TegScores, text: string, t0: number, cached: boolean): TegScores {
+    const useCache = this.options.cache ?? true;
+    let s: TegScores;
+    if (from.arch === text) s = { ...from, cached };
+    else {
+      const own = this.#structure(text);
+      s = {
+        ...from,
+        arch: text,
+        regions: own.regions,
+        naswot: own.naswot,
+        params: own.params,
+        flops: own.flops,
+        repeats: from.repeats.map((r, i) => ({ ...r, regions: own.repeats[i].regions, naswot: own.repeats[i].naswot })),
+        seconds: { ntk: 0, regions: own.seconds.regions, naswot: own.seconds.naswot, total: (performance.now() - t0) / 1000 },
+        cached,
+      };
+    }
+    if (useCache) this.#archCache.set(text, { ...s, cached: false });
+    return s;
+  }
+
+  /** Linear regions, NASWOT and cost of one architecture: the parts of a score that are not the class's. */
+  #structure(text: string) {
+    const ntkPlan = this.#spec.ntk(text, this.classes);
+    const ntk = new NativeNet(ntkPlan);
+    const thin = new NativeNet(this.#spec.thin(text, this.classes));
+    const b = this.batches;
+    const seconds = { regions: 0, naswot: 0 };
+    const repeats: { regions: number; naswot: number | null }[] = [];
+    for (let r = 0; r < this.repeat; r++) {
+      let t = performance.now();
+      const reg = thin.linearRegions(this.#thinParams[r], this.#regionsX, b.regionBatchSize, b.regions.count / b.regionBatchSize, this.backend);
+      seconds.regions += (performance.now() - t) / 1000;
+      t = performance.now();
+      let naswot: number | null = null;
+      if (this.options.naswot ?? true) {
+        const bi = Math.min(r, b.ntk.length - 1);
+        naswot = ntk.naswot(this.#ntkParams[r], this.#ntkX[bi], b.ntk[bi].count, this.backend).logdet;
+      }
+      seconds.naswot += (performance.now() - t) / 1000;
+      repeats.push({ regions: reg.regions, naswot });
+    }
+    const good = repeats.map((r) => r.naswot).filter((v): v is number => v !== null && Number.isFinite(v));
+    const evalPlan = this.#spec.evaluation(text, this.classes, b.ntk[0].shape[1]);
+    const cost = planCost(evalPlan, new NativeNet(evalPlan).info);
+    return {
+      regions: repeats.reduce((a, r) => a + r.regions, 0) / repeats.length,
+      naswot: good.length ? good.reduce((a, c) => a + c, 0) / good.length : null,
+      params: cost.params,
+      flops: cost.flops,
+      repeats,
+      seconds,
+    };
+  }
+
   async #scoreNow(arch: Architecture, threads: number | undefined): Promise<TegScores> {
     const t0 = performance.now();
     const { text, key } = this.#spec.normalise(arch);
     const useCache = this.options.cache ?? true;
+    const own = useCache ? this.#archCache.get(text) : undefined;
+    if (own) return { ...own, cached: true, seconds: { ntk: 0, regions: 0, naswot: 0, total: 0 } };
     const hit = useCache ? this.#cache.get(key) : undefined;
-    if (hit) return { ...hit, arch: text, cached: true, seconds: { ntk: 0, regions: 0, naswot: 0, total: 0 } };
+    if (hit) return this.#member(hit, text, t0, true);
     const storable = this.#db !== undefined && !key.startsWith('supernet:') && !key.startsWith('DartsSupernet(');
     const stored = storable ? this.#db!.get(key) : undefined;
     if (stored && (!this.options.dbExact || stored.arch === text)) {
       this.#dbHits++;
-      const s: TegScores = { ...stored, arch: text };
-      if (useCache) this.#cache.set(key, s);
-      return s;
+      if (useCache) this.#cache.set(key, stored);
+      return this.#member(stored, text, t0, false);
     }
 
     const ntkPlan = this.#spec.ntk(text, this.classes);
@@ -491,7 +564,10 @@ export class Scorer {
       cached: false,
     };
     this.#evaluations++;
-    if (useCache) this.#cache.set(key, scores);
+    if (useCache) {
+      this.#cache.set(key, scores);
+      this.#archCache.set(text, scores);
+    }
     if (storable) this.#db!.put(scores);
     return scores;
   }
