@@ -154,8 +154,8 @@ void backward_chunk(const Plan& plan, const T* params, const Activations<T>& act
   std::vector<T> coef(n_nodes, T(1));
   std::vector<bool> owner_done(n_nodes, false);
   // An average pool whose input gradient a conv further down writes too: pend[input] = the pool, whose
-  // output gradient stays in g[pool] until that conv adds the pool's backward sample by sample (PoolAdd)
-  // or, failing that, the input's own turn comes.
+  // output gradient stays in g[pool] until that conv adds the pool's backward sample by sample (its
+  // DxEpilogue's pool_dy) or, failing that, the input's own turn comes (flush_pool).
   std::vector<int> pend(n_nodes, -1);
   // A BatchNorm's backward sums (sum dy, sum dy * xhat per channel and seed) taken by the conv that wrote
   // the buffer it reads (DxEpilogue); the BatchNorm scales them by its coef as it would its own.
