@@ -124,6 +124,16 @@ TEGNAS_INLINE void bn_param_grads(int c, const double* sdy, const double* sdyx, 
   }
 }
 
+// The per-seed means of dy and dy * xhat over the M batch positions of a channel, as vectors: the
+// terms of dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)).
+template <typename T>
+TEGNAS_INLINE void bn_dx_means(const double* sdy, const double* sdyx, double M, SeedVec<T>& vm, SeedVec<T>& vx) {
+  for (int s = 0; s < kSeeds; ++s) {
+    vm[s] = static_cast<T>(sdy[s] / M);
+    vx[s] = static_cast<T>(sdyx[s] / M);
+  }
+}
+
 template <typename T>
 TEGNAS_INLINE void bn_backward(const Tensor<T>& x, const T* gamma, const BnCache<T>& cache, const Grad<T>& dy, Grad<T>* dx,
                                T* dgamma, size_t dg_stride, T* dbeta, size_t db_stride, bool overwrite) {
@@ -138,10 +148,7 @@ TEGNAS_INLINE void bn_backward(const Tensor<T>& x, const T* gamma, const BnCache
     if (!dx) continue;
     const T scale = (gamma ? gamma[c] : T(1)) * cache.invstd[c];
     V vm, vx;
-    for (int s = 0; s < kSeeds; ++s) {
-      vm[s] = static_cast<T>(sdy[s] / M);
-      vx[s] = static_cast<T>(sdyx[s] / M);
-    }
+    bn_dx_means<T>(sdy, sdyx, M, vm, vx);
     for (int n = 0; n < N; ++n) {
       const T* g = dy.at(n * per + c * HW);
       const T* xh = cache.xhat.data() + n * per + c * HW;
@@ -244,10 +251,7 @@ TEGNAS_INLINE void bn_relu_pool_bwd(const Tensor<T>& x, const T* gamma, const Bn
     if (!dx) continue;
     const T scale = (gamma ? gamma[c] : T(1)) * cache.invstd[c];
     V vm, vx;
-    for (int s = 0; s < kSeeds; ++s) {
-      vm[s] = static_cast<T>(sdy[s] / M);
-      vx[s] = static_cast<T>(sdyx[s] / M);
-    }
+    bn_dx_means<T>(sdy, sdyx, M, vm, vx);
     for (int n = 0; n < N; ++n) {
       const V gv = *reinterpret_cast<const V*>(gpool.at(static_cast<size_t>(n) * C + c)) * inv;
       const T* m = relu_out.data() + n * per + c * HW;
