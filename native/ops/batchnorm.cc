@@ -124,14 +124,16 @@ TEGNAS_INLINE void bn_param_grads(int c, const double* sdy, const double* sdyx, 
   }
 }
 
-// The per-seed means of dy and dy * xhat over the M batch positions of a channel, as vectors: the
-// terms of dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)).
+// The terms of dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)) for channel c: the scale and the
+// per-seed means over the M batch positions, as vectors.
 template <typename T>
-TEGNAS_INLINE void bn_dx_means(const double* sdy, const double* sdyx, double M, SeedVec<T>& vm, SeedVec<T>& vx) {
+TEGNAS_INLINE T bn_dx_terms(int c, const T* gamma, const BnCache<T>& cache, const double* sdy, const double* sdyx, double M,
+                            SeedVec<T>& vm, SeedVec<T>& vx) {
   for (int s = 0; s < kSeeds; ++s) {
     vm[s] = static_cast<T>(sdy[s] / M);
     vx[s] = static_cast<T>(sdyx[s] / M);
   }
+  return (gamma ? gamma[c] : T(1)) * cache.invstd[c];
 }
 
 template <typename T>
@@ -146,9 +148,8 @@ TEGNAS_INLINE void bn_backward(const Tensor<T>& x, const T* gamma, const BnCache
     bn_sums(x, cache, dy, c, sdy, sdyx);
     bn_param_grads(c, sdy, sdyx, dgamma, dg_stride, dbeta, db_stride);
     if (!dx) continue;
-    const T scale = (gamma ? gamma[c] : T(1)) * cache.invstd[c];
     V vm, vx;
-    bn_dx_means<T>(sdy, sdyx, M, vm, vx);
+    const T scale = bn_dx_terms<T>(c, gamma, cache, sdy, sdyx, M, vm, vx);
     for (int n = 0; n < N; ++n) {
       const T* g = dy.at(n * per + c * HW);
       const T* xh = cache.xhat.data() + n * per + c * HW;
@@ -249,9 +250,8 @@ TEGNAS_INLINE void bn_relu_pool_bwd(const Tensor<T>& x, const T* gamma, const Bn
     }
     bn_param_grads(c, sdy, sdyx, dgamma, dg_stride, dbeta, db_stride);
     if (!dx) continue;
-    const T scale = (gamma ? gamma[c] : T(1)) * cache.invstd[c];
     V vm, vx;
-    bn_dx_means<T>(sdy, sdyx, M, vm, vx);
+    const T scale = bn_dx_terms<T>(c, gamma, cache, sdy, sdyx, M, vm, vx);
     for (int n = 0; n < N; ++n) {
       const V gv = *reinterpret_cast<const V*>(gpool.at(static_cast<size_t>(n) * C + c)) * inv;
       const T* m = relu_out.data() + n * per + c * HW;

@@ -446,10 +446,17 @@ export class Scorer {
     return s;
   }
 
+  /** Parameters and FLOPs of the architecture's evaluation network (NAS-Bench-201: C=16, N=5). */
+  #cost(text: string) {
+    const plan = this.#spec.evaluation(text, this.classes, this.batches.ntk[0].shape[1]);
+    return planCost(plan, new NativeNet(plan).info);
+  }
+
   /** Linear regions, NASWOT and cost of one architecture: the parts of a score that are not the class's. */
   #structure(text: string) {
-    const ntkPlan = this.#spec.ntk(text, this.classes);
-    const ntk = new NativeNet(ntkPlan);
+    // The NTK network only for NASWOT, and only when it is asked for.
+    const wantNaswot = this.options.naswot ?? true;
+    const ntk = wantNaswot ? new NativeNet(this.#spec.ntk(text, this.classes)) : undefined;
     const thin = new NativeNet(this.#spec.thin(text, this.classes));
     const b = this.batches;
     const seconds = { regions: 0, naswot: 0 };
@@ -460,7 +467,7 @@ export class Scorer {
       seconds.regions += (performance.now() - t) / 1000;
       t = performance.now();
       let naswot: number | null = null;
-      if (this.options.naswot ?? true) {
+      if (ntk) {
         const bi = Math.min(r, b.ntk.length - 1);
         naswot = ntk.naswot(this.#ntkParams[r], this.#ntkX[bi], b.ntk[bi].count, this.backend).logdet;
       }
@@ -468,8 +475,7 @@ export class Scorer {
       repeats.push({ regions: reg.regions, naswot });
     }
     const good = repeats.map((r) => r.naswot).filter((v): v is number => v !== null && Number.isFinite(v));
-    const evalPlan = this.#spec.evaluation(text, this.classes, b.ntk[0].shape[1]);
-    const cost = planCost(evalPlan, new NativeNet(evalPlan).info);
+    const cost = this.#cost(text);
     return {
       regions: repeats.reduce((a, r) => a + r.regions, 0) / repeats.length,
       naswot: good.length ? good.reduce((a, c) => a + c, 0) / good.length : null,
@@ -544,9 +550,7 @@ export class Scorer {
       return good.length ? good.reduce((a, c) => a + c, 0) / good.length : null;
     };
     const bad = repeats.some((r) => r.condBad || r.mseBad);
-    const inputSize = b.ntk[0].shape[1];
-    const evalPlan = this.#spec.evaluation(text, this.classes, inputSize);
-    const cost = planCost(evalPlan, new NativeNet(evalPlan).info);
+    const cost = this.#cost(text);
     seconds.total = (performance.now() - t0) / 1000;
     const scores: TegScores = {
       arch: text,
