@@ -51,6 +51,25 @@ const cases: [string, NetworkPlan][] = [
     { op: 'add', inputs: [2, 0] },
   ])],
   ['zero stride 2 with new channel count', single([2, 5, 5], [], [{ op: 'zero', input: 0, channels: 3, stride: 2 }])],
+  // The stride-2 3x3 data gradient works on 2x2 input blocks and whole tiles of 8 columns, and adds a 2x2
+  // pool shortcut's gradient as it stores: an odd height and a partial last tile (10 columns), and odd
+  // both ways with the pool not covering the last row and column.
+  ['reduction block: ReLU, 3x3 stride-2 conv, 2x2 pool shortcut (6 x 10)', single([2, 6, 10], [convW(3, 2, 3), convW(3, 2, 1)], [
+    { op: 'relu', input: 0 },
+    { op: 'conv2d', input: 1, weight: 0, stride: 2, padding: 1 },
+    { op: 'avgpool', input: 0, kernel: 2, stride: 2, padding: 0 },
+    { op: 'conv2d', input: 3, weight: 1 },
+    { op: 'add', inputs: [2, 4] },
+  ])],
+  ['ReLU, 3x3 stride-2 conv and 2x2 pool of one odd-sized input (7 x 9)', single([2, 7, 9], [convW(3, 2, 3), convW(3, 2, 1)], [
+    { op: 'relu', input: 0 },
+    { op: 'conv2d', input: 1, weight: 0, stride: 2, padding: 1 },
+    { op: 'avgpool', input: 0, kernel: 2, stride: 2, padding: 0 },
+    { op: 'conv2d', input: 3, weight: 1 },
+    { op: 'global_avgpool', input: 2 },
+    { op: 'global_avgpool', input: 4 },
+    { op: 'add', inputs: [5, 6] },
+  ])],
   ['shift (FactorizedReduce second path)', single([2, 5, 4], [], [{ op: 'shift', input: 0 }])],
 ];
 

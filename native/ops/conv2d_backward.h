@@ -82,7 +82,8 @@ void dy_planes_init(const ConvGeom& g, DyPlanes<T>& qp) {
     }
     qp.top = 0;
     qp.left = -lo;
-    qp.Hq = g.hout;
+    // One zero row below the last: dgrad_s2k3 reads output row m + 1 for input row 2m + 1.
+    qp.Hq = g.hout + 1;
     qp.Wq = qp.left + hi + 1;
   }
   qp.plane = static_cast<size_t>(qp.Hq) * qp.Wq;
@@ -297,6 +298,14 @@ TEGNAS_INLINE void store_dx(SeedVec<T>* d, const SeedVec<T>& v, const T* mask, b
   const T keep = (!mask || *mask > T(0)) ? T(1) : T(0);
   if (overwrite) *d = v * keep;
   else *d += v * keep;
+}
+
+// store_dx, then + p (an average pool's share of the same input gradient), in that order.
+template <typename T>
+TEGNAS_INLINE void store_dx_pool(SeedVec<T>* d, const SeedVec<T>& v, const T* mask, bool overwrite, const SeedVec<T>& p) {
+  const T keep = (!mask || *mask > T(0)) ? T(1) : T(0);
+  if (overwrite) *d = v * keep + p;
+  else *d = (*d + v * keep) + p;
 }
 
 template <typename T, int KC, int CIB, bool R>
@@ -516,6 +525,130 @@ TEGNAS_INLINE void dgrad_strided(DyPlanes<T>& qp, const T* weight, const ConvGeo
   }
 }
 
+// Stride 2, 3x3 kernel, padding 1, dilation 1 (every reduction conv of the NAS-Bench-201 networks):
+// input rows 2m, 2m+1 and columns 2j, 2j+1 read output rows m, m+1 and columns j, j+1 only, so one tile
+// covers all four residue classes of PJ column pairs and every dy vector it loads serves up to four
+// positions through all nine weights. By class (dgrad_strided) a tile had one to four taps per output
+// channel, and the tile's setup and stores cost as much as its multiply-adds.
+template <typename T, int PJ, bool R>
+TEGNAS_INLINE void dgrad_s2k3_tile(const SeedVec<T>* q0, size_t qplane, int Wq, const T* wc, size_t wstep, int cog,
+                                   SeedVec<T> (&out)[2][2][PJ]) {
+  using V = SeedVec<T>;
+  V a00[PJ], a01[PJ], a10[PJ], a11[PJ];
+#pragma GCC unroll 8
+  for (int p = 0; p < PJ; ++p) a00[p] = a01[p] = a10[p] = a11[p] = V{};
+  for (int col = 0; col < cog; ++col) {
+    const V* r0 = q0 + col * qplane;
+    const V* r1 = r0 + Wq;
+    const T* w = wc + col * wstep;
+    // The nine weights live broadcast in registers next to the 4 PJ accumulators, and each dy vector is
+    // loaded once for every tap that reads it (up to four): 26 vector registers. Holding the 2 (PJ + 1)
+    // dy vectors instead ran out of the 32 and spilled accumulators to the stack. Scalars here, which
+    // GCC broadcasts once per channel: a vector made as V{} + w kept that add (x + 0 is not x for -0).
+    T wv[9];
+#pragma GCC unroll 9
+    for (int k = 0; k < 9; ++k) wv[k] = w[k];
+#pragma GCC unroll 9
+    for (int p = 0; p <= PJ; ++p) {
+      V d = r0[p];  // output row m, column j + p
+      keep_in_register<R>(d);
+      if (p < PJ) {
+        a00[p] += wv[4] * d;  // (1, 1): row 2m, column 2(j+p)
+        a01[p] += wv[5] * d;  // (1, 2): column 2(j+p)+1
+        a10[p] += wv[7] * d;  // (2, 1): row 2m+1
+        a11[p] += wv[8] * d;  // (2, 2)
+      }
+      if (p > 0) {
+        a01[p - 1] += wv[3] * d;  // (1, 0): column 2(j+p)-1
+        a11[p - 1] += wv[6] * d;  // (2, 0)
+      }
+      d = r1[p];  // output row m + 1
+      keep_in_register<R>(d);
+      if (p < PJ) {
+        a10[p] += wv[1] * d;  // (0, 1)
+        a11[p] += wv[2] * d;  // (0, 2)
+      }
+      if (p > 0) a11[p - 1] += wv[0] * d;  // (0, 0)
+    }
+  }
+#pragma GCC unroll 8
+  for (int p = 0; p < PJ; ++p) {
+    out[0][0][p] = a00[p];
+    out[0][1][p] = a01[p];
+    out[1][0][p] = a10[p];
+    out[1][1][p] = a11[p];
+  }
+}
+
+inline bool is_s2k3(const ConvGeom& g) {
+  return g.sh == 2 && g.sw == 2 && g.kh == 3 && g.kw == 3 && g.ph == 1 && g.pw == 1 && g.dh == 1 && g.dw == 1;
+}
+
+// Whether an average pool's backward can be added by dgrad_s2k3 as it stores dx (pool_dy): the 2x2
+// stride-2 pool of the NAS-Bench-201 reduction block's shortcut, which reads the conv's input. Input
+// position (2m + a, 2j + b) then lies in pool window (m, j) only, and dx += pool_dy / 4 there; fused, the
+// sample's dx is not read and written a second time.
+inline bool s2k3_pool_fusable(const ConvGeom& g, const PoolGeom& p) {
+  return is_s2k3(g) && p.k == 2 && p.stride == 2 && p.pad == 0 && p.hin == g.hin && p.win == g.win;
+}
+
+template <typename T, bool R>
+TEGNAS_INLINE void dgrad_s2k3(DyPlanes<T>& qp, const T* weight, const ConvGeom& g, int n, Grad<T>& dx, const T* relu_out,
+                              bool overwrite, const Grad<T>* pool_dy) {
+  using V = SeedVec<T>;
+  constexpr int PJ = kStridedPB;
+  const int cig = g.cin_g(), cog = g.cout_g();
+  const size_t HW = static_cast<size_t>(g.hin) * g.win, wstep = static_cast<size_t>(cig) * 9;
+  // Output rows m + 1 = hout and columns up to the last tile's j + PJ read the planes' zero border
+  // (dy_planes_init pads one row below and whole tiles of kStridedPB columns plus one to the right).
+  const int hm = (g.hin + 1) / 2, nj = (g.win + 1) / 2;
+  const int hp = g.hin / 2, wp = g.win / 2;  // the fused pool's output size
+  const T quarter = T(0.25);
+  for (int gr = 0; gr < g.groups; ++gr) {
+    const V* q = qp.origin(gr * cog);
+    const T* wg = weight + static_cast<size_t>(gr * cog) * cig * 9;
+    for (int m = 0; m < hm; ++m) {
+      const V* q0 = q + static_cast<size_t>(m) * qp.Wq;
+      for (int j = 0; j < nj; j += PJ) {
+        // Input channels innermost: the tile's dy (2 rows of PJ + 1 vectors per output channel) stays in
+        // L1 for all of them instead of coming from L2 once per channel.
+        for (int cil = 0; cil < cig; ++cil) {
+          V acc[2][2][PJ];
+          dgrad_s2k3_tile<T, PJ, R>(q0 + j, qp.plane, qp.Wq, wg + cil * 9, wstep, cog, acc);
+          const int ci = gr * cig + cil;
+          const size_t ebase = (static_cast<size_t>(n) * g.cin + ci) * HW;
+          const V* prow = pool_dy && m < hp
+                              ? reinterpret_cast<const V*>(pool_dy->at((static_cast<size_t>(n) * g.cin + ci) * hp * wp +
+                                                                       static_cast<size_t>(m) * wp))
+                              : nullptr;
+          for (int a = 0; a < 2; ++a) {
+            const int ih = 2 * m + a;
+            if (ih >= g.hin) break;
+            const size_t e0 = ebase + static_cast<size_t>(ih) * g.win + 2 * j;
+            V* d = reinterpret_cast<V*>(dx.at(e0));
+            const T* mask = relu_out ? relu_out + e0 : nullptr;
+            if (2 * (j + PJ) <= g.win) {
+              if (prow && j + PJ <= wp) {
+#pragma GCC unroll 16
+                for (int i = 0; i < 2 * PJ; ++i)
+                  store_dx_pool(d + i, acc[a][i & 1][i >> 1], mask ? mask + i : nullptr, overwrite, prow[j + (i >> 1)] * quarter);
+              } else {
+#pragma GCC unroll 16
+                for (int i = 0; i < 2 * PJ; ++i) store_dx(d + i, acc[a][i & 1][i >> 1], mask ? mask + i : nullptr, overwrite);
+              }
+            } else {
+              for (int i = 0; 2 * j + i < g.win; ++i) store_dx(d + i, acc[a][i & 1][i >> 1], mask ? mask + i : nullptr, overwrite);
+            }
+            // The pool's share where the whole-tile path above did not add it.
+            if (prow && !(2 * (j + PJ) <= g.win && j + PJ <= wp))
+              for (int i = 0; 2 * j + i < g.win && j + (i >> 1) < wp; ++i) d[i] += prow[j + (i >> 1)] * quarter;
+          }
+        }
+      }
+    }
+  }
+}
+
 template <typename T, int KC>
 TEGNAS_INLINE void wgrad_sample(DyPlanes<T>& qp, const T* xpad, int Hp, int Wp, const ConvGeom& g, T* total,
                                 std::vector<T>& acc_any) {
@@ -568,9 +701,15 @@ TEGNAS_INLINE void wgrad_sample(DyPlanes<T>& qp, const T* xpad, int Hp, int Wp, 
 
 template <typename T, int KC, bool R>
 TEGNAS_INLINE void dgrad_sample(DyPlanes<T>& qp, const T* weight, const ConvGeom& g, int n, Grad<T>& dx, const T* relu_out,
-                                bool overwrite, const TapList* rows) {
+                                bool overwrite, const TapList* rows, const Grad<T>* pool_dy) {
   const int cig = g.cin_g();
   if (g.sh != 1 || g.sw != 1) {
+    if constexpr (KC == 3) {
+      if (is_s2k3(g)) {
+        dgrad_s2k3<T, R>(qp, weight, g, n, dx, relu_out, overwrite, pool_dy);
+        return;
+      }
+    }
     for (int gr = 0; gr < g.groups; ++gr) {
       int cil = 0;
       for (; cil + 3 <= cig; cil += 3) dgrad_strided<T, 3>(qp, weight, g, n, gr, cil, dx, relu_out, overwrite, *rows);
@@ -612,6 +751,7 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
   DyPlanes<T> qp;
   dy_planes_init(g, qp);
   const bool strided = g.sh != 1 || g.sw != 1;
+  const bool pool_fused = KC == 3 && dx && epi && epi->pool_dy && s2k3_pool_fusable(g, *epi->pool);
   const TapList rows = strided && dx ? strided_taps(g.hin, g.ph, g.kh, g.dh, g.sh, g.hout) : TapList();
   const int Hp = g.hin + 2 * g.ph, Wp = g.win + 2 * g.pw;
   std::vector<T> xpad;
@@ -642,6 +782,7 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
         staged = 0;
       }
     }
+   
     if (dbias)
       for (int co = 0; co < g.cout; ++co) {
         V a{};
@@ -650,9 +791,14 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
           for (int ow = 0; ow < g.wout; ++ow) a += src[static_cast<size_t>(oh) * qp.Wq + ow];
         for (int s = 0; s < kSeeds; ++s) btotal[co * kSeeds + s] += a[s];
       }
-    if (dx) dgrad_sample<T, KC, R>(qp, weight, g, n, *dx, relu_out, dx_overwrite, strided ? &rows : nullptr);
-    if (epi && epi->pool_dy) avgpool_backward_sample(*epi->pool_dy, *epi->pool, *dx, n);
+   
+    if (dx) dgrad_sample<T, KC, R>(qp, weight, g, n, *dx, relu_out, dx_overwrite, strided ? &rows : nullptr,
+                                   pool_fused ? epi->pool_dy : nullptr);
+   
+    if (epi && epi->pool_dy && !pool_fused) avgpool_backward_sample(*epi->pool_dy, *epi->pool, *dx, n);
+   
     if (epi && epi->sdy) batchnorm_sums_sample(*dx, epi->xhat, n, epi->sdy, epi->sdyx);
+   
   }
   if (dweight) {
     const size_t per = static_cast<size_t>(cig) * KK;
