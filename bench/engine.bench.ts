@@ -55,24 +55,34 @@ function cpuPeak(): { gflops: number; how: string; nominal: number } {
 }
 
 async function scoreArchs(threads: number) {
+  type Score = Awaited<ReturnType<Scorer['score']>>;
   const out: Record<string, { total: number; cond: number; mse: number; regions: number; naswot: number }> = {};
-  for (const [name, arch] of Object.entries(BENCH_ARCHS)) {
-    // Cond alone, then cond + mse: the difference is the regression's share (its second gradient pass).
+  const names = Object.keys(BENCH_ARCHS) as (keyof typeof BENCH_ARCHS)[];
+  // Cond alone, then cond + mse: the difference is the regression's share (its second gradient pass).
+  const cond: Record<string, Score> = {};
+  const full: Record<string, Scorer> = {};
+  for (const name of names) {
     const condOnly = new Scorer({ space: 'nas-bench-201', seed: 0, threads, mse: false, naswot: false, cache: false });
-    const full = new Scorer({ space: 'nas-bench-201', seed: 0, threads, cache: false });
-    const a = await condOnly.score(arch);
-    // The median of five full scores: one score's time moved by 10-25% from run to run on this shared
-    // host, enough to move a ratio across 10x on its own.
-    const runs: { total: number; b: Awaited<ReturnType<Scorer['score']>> }[] = [];
-    for (let r = 0; r < (quick ? 1 : 5); r++) {
+    cond[name] = await condOnly.score(BENCH_ARCHS[name]);
+    full[name] = new Scorer({ space: 'nas-bench-201', seed: 0, threads, cache: false });
+    await full[name].score(BENCH_ARCHS[name]);  // warm-up: builds the networks and buffers
+  }
+  // Each time is the median of five full scores taken in turns over the five architectures: one score's
+  // time moved 10-25% between runs on this shared host, and slow spells lasted seconds, so five scores in
+  // a row could all fall in one.
+  const runs: Record<string, { total: number; b: Score }[]> = {};
+  for (let r = 0; r < (quick ? 1 : 5); r++)
+    for (const name of names) {
       const t0 = performance.now();
-      const b = await full.score(arch);
-      runs.push({ total: (performance.now() - t0) / 1000, b });
+      const b = await full[name].score(BENCH_ARCHS[name]);
+      (runs[name] ??= []).push({ total: (performance.now() - t0) / 1000, b });
     }
-    runs.sort((x, y) => x.total - y.total);
-    const { total, b } = runs[runs.length >> 1];
+  for (const name of names) {
+    const sorted = runs[name].sort((x, y) => x.total - y.total);
+    const { total, b } = sorted[sorted.length >> 1];
+    const a = cond[name];
     out[name] = { total, cond: a.seconds.ntk, mse: b.seconds.ntk - a.seconds.ntk, regions: b.seconds.regions, naswot: b.seconds.naswot };
-    console.log(`${name.padEnd(12)} threads ${threads}: ${total.toFixed(2)} s (cond ${a.seconds.ntk.toFixed(2)}, + mse ${(b.seconds.ntk - a.seconds.ntk).toFixed(2)}, regions ${b.seconds.regions.toFixed(3)})`);
+    console.log(`${name.padEnd(12)} threads ${threads}: ${total.toFixed(2)} s (cond ${a.seconds.ntk.toFixed(2)}, + mse ${(b.seconds.ntk - a.seconds.ntk).toFixed(2)}, regions ${b.seconds.regions.toFixed(3)}; runs ${sorted.map((x) => x.total.toFixed(2)).join(' ')})`);
   }
   return out;
 }
