@@ -55,6 +55,10 @@ struct UninitAlloc : std::allocator<T> {
   UninitAlloc() = default;
   template <typename U>
   UninitAlloc(const UninitAlloc<U>&) noexcept {}
+  // Cache-line aligned: a gradient element's kSeeds floats are one 64-byte line, and at malloc's 16-byte
+  // alignment every vector load and store of a backward pass touched two lines.
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(64)); }
   template <typename U>
   void construct(U* p) noexcept {
     ::new (static_cast<void*>(p)) U;

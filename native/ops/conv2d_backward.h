@@ -50,13 +50,18 @@ template <typename T>
 struct DyPlanes {
   int top = 0, left = 0, Hq = 0, Wq = 0;
   size_t plane = 0;
-  std::vector<T> store;
+  std::vector<T, UninitAlloc<T>> store;
   // Sample n's own dy when it needs no border and no change (see dy_planes_borrow): read in place.
   const T* borrowed = nullptr;
   SeedVec<T>* q() { return reinterpret_cast<SeedVec<T>*>(borrowed ? const_cast<T*>(borrowed) : store.data()); }
   // Where output position (0, 0) of channel co lives.
   SeedVec<T>* origin(int co) { return q() + co * plane + static_cast<size_t>(top) * Wq + left; }
 };
+
+// Stride 2, 3x3 kernel, padding 1, dilation 1: the shape dgrad_s2k3 handles.
+inline bool is_s2k3(const ConvGeom& g) {
+  return g.sh == 2 && g.sw == 2 && g.kh == 3 && g.kw == 3 && g.ph == 1 && g.pw == 1 && g.dh == 1 && g.dw == 1;
+}
 
 template <typename T>
 void dy_planes_init(const ConvGeom& g, DyPlanes<T>& qp) {
@@ -84,8 +89,8 @@ void dy_planes_init(const ConvGeom& g, DyPlanes<T>& qp) {
     }
     qp.top = 0;
     qp.left = -lo;
-    // One zero row below the last: dgrad_s2k3 reads output row m + 1 for input row 2m + 1.
-    qp.Hq = g.hout + 1;
+    // dgrad_s2k3 reads output row m + 1 for input row 2m + 1: one zero row below the last.
+    qp.Hq = g.hout + (is_s2k3(g) ? 1 : 0);
     qp.Wq = qp.left + hi + 1;
   }
   qp.plane = static_cast<size_t>(qp.Hq) * qp.Wq;
@@ -589,10 +594,6 @@ TEGNAS_INLINE void dgrad_s2k3_tile(const SeedVec<T>* q0, size_t qplane, int Wq, 
   }
 }
 
-inline bool is_s2k3(const ConvGeom& g) {
-  return g.sh == 2 && g.sw == 2 && g.kh == 3 && g.kw == 3 && g.ph == 1 && g.pw == 1 && g.dh == 1 && g.dw == 1;
-}
-
 // Whether an average pool's backward can be added by dgrad_s2k3 as it stores dx (pool_dy): the 2x2
 // stride-2 pool of the NAS-Bench-201 reduction block's shortcut, which reads the conv's input. Input
 // position (2m + a, 2j + b) then lies in pool window (m, j) only, and dx += pool_dy / 4 there; fused, the
@@ -626,6 +627,19 @@ TEGNAS_INLINE void dgrad_s2k3(DyPlanes<T>& qp, const T* weight, const ConvGeom& 
           dgrad_s2k3_tile<T, PJ, R>(q0 + j, qp.plane, qp.Wq, wg + cil * 9, wstep, cog, acc);
           const int ci = gr * cig + cil;
           const size_t ebase = (static_cast<size_t>(n) * g.cin + ci) * HW;
+          // Ask now for the lines this tile stores for the next m: dx is a recycled whole-batch buffer
+          // (12 MB for a 32x32 input of 3 channels) last touched a layer ago, so every store missed to
+          // memory one line at a time (about 90 cycles each, more than the tile's multiply-adds). With
+          // the write prefetch one row ahead the reduction conv's data gradient took 18% less time.
+          if (2 * m + 3 < g.hin) {
+            const char* pa = reinterpret_cast<const char*>(dx.at(ebase + static_cast<size_t>(2 * m + 2) * g.win + 2 * j));
+            const char* pb = pa + static_cast<size_t>(g.win) * kSeeds * sizeof(T);
+#pragma GCC unroll 16
+            for (int i = 0; i < 2 * PJ * static_cast<int>(sizeof(V) / 64); ++i) {
+              __builtin_prefetch(pa + 64 * i, 1, 3);
+              __builtin_prefetch(pb + 64 * i, 1, 3);
+            }
+          }
           const V* prow = pool_dy && m < hp
                               ? reinterpret_cast<const V*>(pool_dy->at((static_cast<size_t>(n) * g.cin + ci) * hp * wp +
                                                                        static_cast<size_t>(m) * wp))
