@@ -63,8 +63,23 @@ inline bool is_s2k3(const ConvGeom& g) {
   return g.sh == 2 && g.sw == 2 && g.kh == 3 && g.kw == 3 && g.ph == 1 && g.pw == 1 && g.dh == 1 && g.dw == 1;
 }
 
+// A 1x1 stride-1 conv without padding reads dy at the output positions only, so its planes have no
+// border and are laid out as dy itself: without a BatchNorm term to add, the kernels read dy where it is
+// (a shared gradient's factor k is applied to the results instead; see conv_backward_impl). The copy
+// cost a memmove per sample (2% of a reduction block's shortcut backward), the scaled copy of an
+// all-skip cell's gradient 3% of a whole gradient pass.
+inline bool dy_planes_borrow(const ConvGeom& g, bool fold) {
+  return !fold && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+}
+
 template <typename T>
-void dy_planes_init(const ConvGeom& g, DyPlanes<T>& qp) {
+void dy_planes_init(const ConvGeom& g, DyPlanes<T>& qp, bool borrow) {
+  if (borrow) {  // geometry of dy itself; q() points into dy, sample by sample
+    qp.Hq = g.hout;
+    qp.Wq = g.wout;
+    qp.plane = static_cast<size_t>(qp.Hq) * qp.Wq;
+    return;
+  }
   if (g.sh == 1 && g.sw == 1) {
     // dy row oh = ih + ph - ki*dh: pad so every (ih, ki) lands inside.
     qp.top = std::max(0, (g.kh - 1) * g.dh - g.ph);
@@ -95,13 +110,6 @@ void dy_planes_init(const ConvGeom& g, DyPlanes<T>& qp) {
   }
   qp.plane = static_cast<size_t>(qp.Hq) * qp.Wq;
   qp.store.assign(static_cast<size_t>(g.cout) * qp.plane * kSeeds, T(0));
-}
-
-// A 1x1 stride-1 conv without padding reads dy at the output positions only, so its planes have no
-// border and are laid out as dy itself: when dy needs no scaling or BatchNorm term either, the kernels
-// read it where it is. The copy cost a memmove per sample (2% of a reduction block's shortcut backward).
-inline bool dy_planes_borrow(const ConvGeom& g, bool fold, bool scaled) {
-  return !fold && !scaled && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
 }
 
 template <typename T>
@@ -308,18 +316,21 @@ TEGNAS_INLINE void dgrad_tile(const SeedVec<T>* qpos, size_t qplane, int Wq, con
 // Writes (or adds) the gathered values, keeping only positions where the forward input was positive
 // when the input is a ReLU's output (the fused ReLU backward). Branch-free: a multiply by 0 or 1.
 template <typename T>
+TEGNAS_INLINE T relu_keep(const T* mask) {
+  return (!mask || *mask > T(0)) ? T(1) : T(0);
+}
+
+template <typename T>
 TEGNAS_INLINE void store_dx(SeedVec<T>* d, const SeedVec<T>& v, const T* mask, bool overwrite) {
-  const T keep = (!mask || *mask > T(0)) ? T(1) : T(0);
-  if (overwrite) *d = v * keep;
-  else *d += v * keep;
+  if (overwrite) *d = v * relu_keep(mask);
+  else *d += v * relu_keep(mask);
 }
 
 // store_dx, then + p (an average pool's share of the same input gradient), in that order.
 template <typename T>
 TEGNAS_INLINE void store_dx_pool(SeedVec<T>* d, const SeedVec<T>& v, const T* mask, bool overwrite, const SeedVec<T>& p) {
-  const T keep = (!mask || *mask > T(0)) ? T(1) : T(0);
-  if (overwrite) *d = v * keep + p;
-  else *d = (*d + v * keep) + p;
+  if (overwrite) *d = v * relu_keep(mask) + p;
+  else *d = (*d + v * relu_keep(mask)) + p;
 }
 
 template <typename T, int KC, int CIB, bool R>
@@ -650,8 +661,10 @@ TEGNAS_INLINE void dgrad_s2k3(DyPlanes<T>& qp, const T* weight, const ConvGeom& 
             const size_t e0 = ebase + static_cast<size_t>(ih) * g.win + 2 * j;
             V* d = reinterpret_cast<V*>(dx.at(e0));
             const T* mask = relu_out ? relu_out + e0 : nullptr;
-            if (2 * (j + PJ) <= g.win) {
-              if (prow && j + PJ <= wp) {
+            // A whole tile (2 (j + PJ) <= win) lies inside the pool's output too: j + PJ <= win / 2 = wp.
+            const bool whole = 2 * (j + PJ) <= g.win;
+            if (whole) {
+              if (prow) {
 #pragma GCC unroll 16
                 for (int i = 0; i < 2 * PJ; ++i)
                   store_dx_pool(d + i, acc[a][i & 1][i >> 1], mask ? mask + i : nullptr, overwrite, prow[j + (i >> 1)] * quarter);
@@ -663,7 +676,7 @@ TEGNAS_INLINE void dgrad_s2k3(DyPlanes<T>& qp, const T* weight, const ConvGeom& 
               for (int i = 0; 2 * j + i < g.win; ++i) store_dx(d + i, acc[a][i & 1][i >> 1], mask ? mask + i : nullptr, overwrite);
             }
             // The pool's share where the whole-tile path above did not add it.
-            if (prow && !(2 * (j + PJ) <= g.win && j + PJ <= wp))
+            if (prow && !whole)
               for (int i = 0; 2 * j + i < g.win && j + (i >> 1) < wp; ++i) d[i] += prow[j + (i >> 1)] * quarter;
           }
         }
@@ -781,12 +794,17 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
   using V = SeedVec<T>;
   const int N = dy.n, cig = g.cin_g(), KK = g.kh * g.kw;
   DyPlanes<T> qp;
-  const bool borrow = dy_planes_borrow(g, fold != nullptr, dys != T(1));
-  if (!borrow) dy_planes_init(g, qp);
-  else {
-    qp.Hq = g.hout;
-    qp.Wq = g.wout;
-    qp.plane = static_cast<size_t>(g.hout) * g.wout;
+  const bool borrow = dy_planes_borrow(g, fold != nullptr);
+  dy_planes_init(g, qp, borrow);
+  // A borrowed dy is read unscaled: both gradients are linear in dy, so k goes into the weights the
+  // data gradient reads (cout x cin values) and onto the weight and bias gradients' sums at the end.
+  const T post = borrow ? dys : T(1);
+  std::vector<T> wk;
+  if (borrow && dys != T(1) && dx) {
+    const size_t nwt = static_cast<size_t>(g.cout) * cig * KK;
+    wk.resize(nwt);
+    for (size_t i = 0; i < nwt; ++i) wk[i] = dys * weight[i];
+    weight = wk.data();
   }
   const bool strided = g.sh != 1 || g.sw != 1;
   const bool pool_fused = KC == 3 && dx && epi && epi->pool_dy && s2k3_pool_fusable(g, *epi->pool);
@@ -843,11 +861,12 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
     const size_t per = static_cast<size_t>(cig) * KK;
     for (int co = 0; co < g.cout; ++co)
       for (size_t k = 0; k < per; ++k)
-        for (int s = 0; s < kSeeds; ++s) dweight[s * dw_stride + co * per + k] += static_cast<T>(total[(co * per + k) * kSeeds + s]);
+        for (int s = 0; s < kSeeds; ++s)
+          dweight[s * dw_stride + co * per + k] += post * static_cast<T>(total[(co * per + k) * kSeeds + s]);
   }
   if (dbias)
     for (int co = 0; co < g.cout; ++co)
-      for (int s = 0; s < kSeeds; ++s) dbias[s * db_stride + co] += static_cast<T>(btotal[co * kSeeds + s]);
+      for (int s = 0; s < kSeeds; ++s) dbias[s * db_stride + co] += post * static_cast<T>(btotal[co * kSeeds + s]);
 }
 
 }  // namespace
