@@ -641,8 +641,9 @@ TEGNAS_INLINE void dgrad_s2k3(DyPlanes<T>& qp, const T* weight, const ConvGeom& 
           // Ask now for the lines this tile stores for the next m: dx is a recycled whole-batch buffer
           // (12 MB for a 32x32 input of 3 channels) last touched a layer ago, so every store missed to
           // memory one line at a time (about 90 cycles each, more than the tile's multiply-adds). With
-          // the write prefetch one row ahead the reduction conv's data gradient took 18% less time.
-          if (2 * m + 3 < g.hin) {
+          // the write prefetch one row ahead the reduction conv's data gradient took 18% less time (6
+          // output channels: 13 multiply-adds per stored line); with 12 (27 per line) it took 2-4% more.
+          if (cog < 8 && 2 * m + 3 < g.hin) {
             const char* pa = reinterpret_cast<const char*>(dx.at(ebase + static_cast<size_t>(2 * m + 2) * g.win + 2 * j));
             const char* pb = pa + static_cast<size_t>(g.win) * kSeeds * sizeof(T);
 #pragma GCC unroll 16
