@@ -118,9 +118,11 @@ struct GradPool {
   // zero = false leaves the contents undefined, for a first writer that overwrites every element.
   void take(Grad<T>& g, int n, int c, int h, int w, bool zero = true) {
     const size_t need = static_cast<size_t>(n) * c * h * w * kSeeds;
+    // The smallest buffer that fits and, of equal ones, the one given back last: it is the likeliest to
+    // be still in cache (the first-given one, taken before, was a whole layer's traffic colder).
     size_t best = free.size();
     for (size_t i = 0; i < free.size(); ++i)
-      if (free[i].capacity() >= need && (best == free.size() || free[i].capacity() < free[best].capacity())) best = i;
+      if (free[i].capacity() >= need && (best == free.size() || free[i].capacity() <= free[best].capacity())) best = i;
     if (best < free.size()) {
       g.v = std::move(free[best]);
       free.erase(free.begin() + static_cast<long>(best));
