@@ -40,22 +40,16 @@ std::vector<double> symmetric_eigenvalues(const double* A, int n) {
         const double theta = (at(q, q) - at(p, p)) / (2 * apq);
         const double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1));
         const double c = 1 / std::sqrt(t * t + 1), s = t * c;
-        // A^T J A for the rotation J in the (p, q) plane. Off the 2x2 block the row update equals the
-        // column update (the matrix is symmetric and stays so to the bit), so each value is computed once
-        // and written to both places: half the work of a column pass then a row pass, same results.
         for (int k = 0; k < n; ++k) {
-          if (k == p || k == q) continue;
           const double akp = at(k, p), akq = at(k, q);
-          const double np = c * akp - s * akq, nq = s * akp + c * akq;
-          at(k, p) = at(p, k) = np;
-          at(k, q) = at(q, k) = nq;
+          at(k, p) = c * akp - s * akq;
+          at(k, q) = s * akp + c * akq;
         }
-        // The 2x2 block as the two passes compute it: columns first, then rows.
-        const double app = at(p, p), aqq = at(q, q);
-        const double cpp = c * app - s * apq, cpq = s * app + c * apq;  // column pass, row p
-        const double cqp = c * apq - s * aqq, cqq = s * apq + c * aqq;  // column pass, row q
-        at(p, p) = c * cpp - s * cqp;
-        at(q, q) = s * cpq + c * cqq;
+        for (int k = 0; k < n; ++k) {
+          const double apk = at(p, k), aqk = at(q, k);
+          at(p, k) = c * apk - s * aqk;
+          at(q, k) = s * apk + c * aqk;
+        }
         at(p, q) = at(q, p) = 0;
       }
   }
