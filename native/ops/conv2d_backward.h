@@ -51,7 +51,7 @@ struct DyPlanes {
   int top = 0, left = 0, Hq = 0, Wq = 0;
   size_t plane = 0;
   std::vector<T, UninitAlloc<T>> store;
-  // Sample n's own dy when it needs no border and no change (see dy_planes_borrow): read in place.
+  // Sample n's own dy when it needs no border and no BatchNorm term (see dy_planes_borrow): read in place.
   const T* borrowed = nullptr;
   SeedVec<T>* q() { return reinterpret_cast<SeedVec<T>*>(borrowed ? const_cast<T*>(borrowed) : store.data()); }
   // Where output position (0, 0) of channel co lives.
@@ -313,13 +313,14 @@ TEGNAS_INLINE void dgrad_tile(const SeedVec<T>* qpos, size_t qplane, int Wq, con
     for (int p = 0; p < PB; ++p) out[c][p] = acc[c][p];
 }
 
-// Writes (or adds) the gathered values, keeping only positions where the forward input was positive
-// when the input is a ReLU's output (the fused ReLU backward). Branch-free: a multiply by 0 or 1.
+// 1 where the forward input was positive (or there is no ReLU mask), else 0.
 template <typename T>
 TEGNAS_INLINE T relu_keep(const T* mask) {
   return (!mask || *mask > T(0)) ? T(1) : T(0);
 }
 
+// Writes (or adds) the gathered values, keeping only positions where the forward input was positive
+// when the input is a ReLU's output (the fused ReLU backward). Branch-free: a multiply by 0 or 1.
 template <typename T>
 TEGNAS_INLINE void store_dx(SeedVec<T>* d, const SeedVec<T>& v, const T* mask, bool overwrite) {
   if (overwrite) *d = v * relu_keep(mask);
@@ -840,7 +841,7 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
         staged = 0;
       }
     }
-   
+
     if (dbias)
       for (int co = 0; co < g.cout; ++co) {
         V a{};
@@ -849,14 +850,14 @@ TEGNAS_INLINE void conv_backward_impl(const Tensor<T>& x, const T* weight, const
           for (int ow = 0; ow < g.wout; ++ow) a += src[static_cast<size_t>(oh) * qp.Wq + ow];
         for (int s = 0; s < kSeeds; ++s) btotal[co * kSeeds + s] += a[s];
       }
-   
+
     if (dx) dgrad_sample<T, KC, R>(qp, weight, g, n, *dx, relu_out, dx_overwrite, strided ? &rows : nullptr,
                                    pool_fused ? epi->pool_dy : nullptr);
-   
+
     if (epi && epi->pool_dy && !pool_fused) avgpool_backward_sample(*epi->pool_dy, *epi->pool, *dx, n);
-   
+
     if (epi && epi->sdy) batchnorm_sums_sample(*dx, epi->xhat, n, epi->sdy, epi->sdyx);
-   
+
   }
   if (dweight) {
     const size_t per = static_cast<size_t>(cig) * KK;
