@@ -281,7 +281,7 @@ function squareMatrix(what: string, a: unknown, n: unknown): number {
   return k;
 }
 
-/** Eigenvalues, ascending, of a symmetric n x n float64 matrix (the engine's Jacobi eigensolver). */
+/** Eigenvalues, ascending, of a symmetric n x n float64 matrix (the engine's eigensolver: Householder tridiagonalisation, then implicit QL). */
 export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
   const k = squareMatrix('symmetricEigenvalues', a, n);
   for (let i = 0; i < k; i++)

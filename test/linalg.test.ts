@@ -41,6 +41,31 @@ test('the eigensolver recovers a known spectrum of a 64 x 64 matrix, small eigen
   t.true(Math.abs(cond / 1e8 - 1) < 1e-3, `cond ${cond}`);
 });
 
+test('the eigensolver on small and already-reduced matrices: 1 x 1, 2 x 2, diagonal, tridiagonal, repeated eigenvalues', (t) => {
+  t.deepEqual(Array.from(symmetricEigenvalues(Float64Array.from([-3]), 1)), [-3]);
+  // [[2, 1], [1, 2]]: 1 and 3.
+  const w2 = symmetricEigenvalues(Float64Array.from([2, 1, 1, 2]), 2);
+  t.true(Math.abs(w2[0] - 1) < 1e-15 && Math.abs(w2[1] - 3) < 1e-15, `${w2}`);
+  // Diagonal (every Householder step is skipped), unsorted on input.
+  t.deepEqual(Array.from(symmetricEigenvalues(Float64Array.from([5, 0, 0, 0, -1, 0, 0, 0, 2]), 3)), [-1, 2, 5]);
+  // The 8 x 8 second-difference matrix tridiag(-1, 2, -1): 2 - 2 cos(k pi / 9).
+  const n = 8;
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    a[i * n + i] = 2;
+    if (i + 1 < n) a[i * n + i + 1] = a[(i + 1) * n + i] = -1;
+  }
+  const w = symmetricEigenvalues(a, n);
+  for (let k = 1; k <= n; k++) t.true(Math.abs(w[k - 1] - (2 - 2 * Math.cos((k * Math.PI) / (n + 1)))) < 1e-14, `eigenvalue ${k}: ${w[k - 1]}`);
+  // A rank-one matrix u u^T plus 3 I (eigenvalue 3 five times, 3 + |u|^2 once), rotated off the axes.
+  const u = [1, -2, 0.5, 3, 1, -1];
+  const b = new Float64Array(36);
+  for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) b[i * 6 + j] = u[i] * u[j] + (i === j ? 3 : 0);
+  const wb = symmetricEigenvalues(b, 6);
+  for (let i = 0; i < 5; i++) t.true(Math.abs(wb[i] - 3) < 1e-14, `eigenvalue ${i}: ${wb[i]}`);
+  t.true(Math.abs(wb[5] - (3 + u.reduce((s, x) => s + x * x, 0))) < 1e-13, `largest ${wb[5]}`);
+});
+
 test('the eigensolver handles the zero matrix and rejects asymmetric or non-finite input', (t) => {
   t.deepEqual(Array.from(symmetricEigenvalues(new Float64Array(9), 3)), [0, 0, 0]);
   t.throws(() => symmetricEigenvalues(Float64Array.from([1, 2, 3, 4]), 2), { message: /not symmetric/ });
