@@ -353,8 +353,22 @@ function length(what: string, a: ArrayLike<unknown>, expected: number, how: stri
 }
 
 function allFinite(what: string, a: FloatArray): void {
-  for (let i = 0; i < a.length; i++)
-    if (!Number.isFinite(a[i])) inputError(`${what} has a non-finite value (${a[i]}) at index ${i}; expected finite values`);
+  // x * 0 is 0 for a finite x and NaN for NaN or +-Infinity, so four running sums say whether any value
+  // is not finite; only then is the first one looked for. Four independent sums ran twice as fast as a
+  // Number.isFinite test per value (0.26 against 0.51 ms for 450,000 floats), and a scorer checks the
+  // parameters and both batches of every repeat.
+  const n = a.length;
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * 0;
+    s1 += a[i + 1] * 0;
+    s2 += a[i + 2] * 0;
+    s3 += a[i + 3] * 0;
+  }
+  for (; i < n; i++) s0 += a[i] * 0;
+  if (s0 + s1 + s2 + s3 === 0) return;
+  for (let k = 0; k < n; k++)
+    if (!Number.isFinite(a[k])) inputError(`${what} has a non-finite value (${a[k]}) at index ${k}; expected finite values`);
 }
 
 function intList(what: string, v: unknown): Int32Array {
