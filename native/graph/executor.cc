@@ -428,7 +428,7 @@ void per_sample_gradients(const Plan& plan, const T* params, const Activations<T
 
 template <typename T>
 void per_sample_gradients(const Plan& plan, const T* params, const std::vector<GradientJob<T>>& jobs, int threads,
-                          std::vector<GradPool<T>>* pools) {
+                          std::vector<GradPool<T>>* pools, const std::function<void(int, int, int)>* rows_done) {
   const size_t K = plan.nodes[plan.output].c * static_cast<size_t>(plan.nodes[plan.output].h) * plan.nodes[plan.output].w;
   std::vector<BackwardSetup> setups;
   setups.reserve(jobs.size());
@@ -484,6 +484,7 @@ void per_sample_gradients(const Plan& plan, const T* params, const std::vector<G
                        profile ? &mine[j] : nullptr);
         for (int s = 0; s < ns; ++s)
           std::copy(rows.begin() + s * P, rows.begin() + (s + 1) * P, job.G + (static_cast<size_t>(s0) + s) * P);
+        if (rows_done) (*rows_done)(j, s0, ns);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
         if (!err) err = std::current_exception();
@@ -516,7 +517,8 @@ void per_sample_gradients(const Plan& plan, const T* params, const std::vector<G
                                 T*, T*);                                                                        \
   template void per_sample_gradients<T>(const Plan&, const T*, const T*, int, const std::vector<int>&, int, T*, T*); \
   template void per_sample_gradients<T>(const Plan&, const T*, const Activations<T>&, const std::vector<int>&, int, T*); \
-  template void per_sample_gradients<T>(const Plan&, const T*, const std::vector<GradientJob<T>>&, int, std::vector<GradPool<T>>*);
+  template void per_sample_gradients<T>(const Plan&, const T*, const std::vector<GradientJob<T>>&, int, std::vector<GradPool<T>>*, \
+                                        const std::function<void(int, int, int)>*);
 TEGNAS_EXEC(float)
 TEGNAS_EXEC(double)
 #undef TEGNAS_EXEC

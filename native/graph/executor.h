@@ -1,6 +1,7 @@
 // Runs a validated plan forward (keeping what the backward pass needs) and backward for S seeds at
 // once. Per-sample gradients are the special case where seed s is "sum of the logits of sample s".
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "plan.h"
@@ -49,9 +50,13 @@ struct GradientJob {
 // no thread idles while another batch still has chunks. Rows are identical to one call per batch.
 // pools: one gradient-buffer pool per thread kept by the caller from call to call (grown to `threads`
 // when shorter), or null for buffers that live only as long as the call.
+// rows_done(job, first, count), when given, is called by the worker thread that has just written rows
+// first .. first + count - 1 of that job's G (each row exactly once), so work on finished rows can run
+// beside the chunks still being computed. An exception it throws fails the call like one of the backward's.
 template <typename T>
 void per_sample_gradients(const Plan& plan, const T* params, const std::vector<GradientJob<T>>& jobs, int threads,
-                          std::vector<GradPool<T>>* pools = nullptr);
+                          std::vector<GradPool<T>>* pools = nullptr,
+                          const std::function<void(int, int, int)>* rows_done = nullptr);
 
 // The memory of one NTK-indicator call that the next call can reuse: both batches' activations and the
 // backward workers' gradient buffers. One workspace serves one call at a time.
