@@ -113,8 +113,15 @@ TEGNAS_INLINE void conv_fwd(const Tensor<T>& x, const T* weight, const T* bias, 
           // Input columns iw with (iw + pw) % sw == pc land in phase column (iw + pw) / sw.
           const int pc = p.cols[c];
           T* dst = xq.data() + ((static_cast<size_t>(ci) * nr + (r - p.rows.begin())) * nc + c) * p.Pq + static_cast<size_t>(hp / g.sh) * p.Wq;
-          int iw = ((pc - g.pw) % g.sw + g.sw) % g.sw;
-          for (; iw < g.win; iw += g.sw) dst[(iw + g.pw) / g.sw] = xr[iw];
+          const int iw0 = ((pc - g.pw) % g.sw + g.sw) % g.sw;
+          // Phase column (iw + pw) / sw, counted rather than divided: a division per element (sw is a
+          // run-time value, 1 included) was most of a narrow conv's forward.
+          T* d = dst + (iw0 + g.pw) / g.sw;
+          if (g.sw == 1) {
+            std::memcpy(d, xr + iw0, sizeof(T) * static_cast<size_t>(g.win - iw0));
+          } else {
+            for (int iw = iw0; iw < g.win; iw += g.sw) *d++ = xr[iw];
+          }
         }
       }
     T* yn = y.data() + n * y.sample();

@@ -19,6 +19,21 @@ template <typename T>
 void avgpool_forward(const Tensor<T>& x, const PoolGeom& g, Tensor<T>& y) {
   y.shape(x.n, x.c, g.hout, g.wout);
   const int planes = x.n * x.c;
+  if (g.k == 2 && g.stride == 2 && g.pad == 0 && 2 * g.hout <= g.hin && 2 * g.wout <= g.win) {
+    // The reduction block's shortcut: every window whole and apart. The general loop's window bounds
+    // per output made it 7% of an all-skip network's forward pass.
+    for (int p = 0; p < planes; ++p) {
+      const T* xp = x.data() + p * x.plane();
+      T* yp = y.data() + p * y.plane();
+      for (int oh = 0; oh < g.hout; ++oh) {
+        const T* r0 = xp + static_cast<size_t>(2 * oh) * g.win;
+        const T* r1 = r0 + g.win;
+        for (int ow = 0; ow < g.wout; ++ow)
+          yp[oh * g.wout + ow] = (((T(0) + r0[2 * ow]) + r0[2 * ow + 1]) + r1[2 * ow] + r1[2 * ow + 1]) / T(4);  // the general loop's order
+      }
+    }
+    return;
+  }
   for (int p = 0; p < planes; ++p) {
     const T* xp = x.data() + p * x.plane();
     T* yp = y.data() + p * y.plane();
