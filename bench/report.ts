@@ -30,7 +30,7 @@ const lines = [
     return `| ${name} | ${f(one?.total)} | ${f(s.total)} (${f(s.cond)} / ${f(s.mse)} / ${f(s.regions, 3)}) | ${ref ? `${f(ref.total)} (${f(ref.cond)} / ${f(ref.mse)} / ${f(ref.regions)})` : 'absent'} | ${r.ratios[name] ? `${r.ratios[name].toFixed(1)}x` : ''} |`;
   }),
   '',
-  typeof r.reference === 'string' ? `PyTorch reference: ${r.reference}.` : 'The reference is bench/reference_timing.py: the TEG-NAS algorithm (one backward pass per sample) on the oracle networks, PyTorch on the CPU, float32, measured in the same run (one run; its three repeats summed). tegnas: the median of five full scores (each repeat 3; cond, mse and regions, the reference\'s three indicators, without the NASWOT extra the scorer adds by default) taken in turns over the five architectures after a warm-up score of each.',
+  typeof r.reference === 'string' ? `PyTorch reference: ${r.reference}.` : 'The reference is bench/reference_timing.py: the TEG-NAS algorithm (one backward pass per sample) on the oracle networks, PyTorch on the CPU, float32, measured in the same run (its three repeats summed; the faster of two runs per architecture, as its time moved by up to a third between runs on this host; both runs are in results/engine.json). tegnas: the median of five full scores (each repeat 3; cond, mse and regions, the reference\'s three indicators, without the NASWOT extra the scorer adds by default) taken in turns over the five architectures after a warm-up score of each.',
   '',
   'tegnas shares: cond is a run without the regression, + mse the time the regression adds to it (its validation pass runs beside the training pass when there are two threads), regions the thin network. The total also builds the networks and the evaluation-network cost.',
   '',
